@@ -1,0 +1,198 @@
+"""Turn an Airflow ``drip`` connection into validated, token-safe settings.
+
+Shared by the synchronous hook and the async trigger so both read the connection the same way.
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from airflow_provider_drip.exceptions import DripConfigError
+from airflow_provider_drip.resources import DEFAULT_REQUEST_STATUS_PATH
+from airflow_provider_drip.version import __version__
+
+DEFAULT_BASE_URL = "https://api.getdrip.com"
+DEFAULT_CONNECT_TIMEOUT = 10.0
+DEFAULT_READ_TIMEOUT = 60.0
+DEFAULT_RATE_LIMIT_WAIT_SECONDS = 3600.0
+AUTH_TYPES = ("basic", "bearer")
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """True for localhost and 127.0.0.0/8 / ::1 — the only hosts allowed over plain http."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def normalise_base_url(host: str | None, conn_id: str) -> str:
+    """Validate the connection's host into a base URL: https, or http only on loopback."""
+    raw = (host or "").strip().rstrip("/")
+    if not raw:
+        return DEFAULT_BASE_URL
+    if "://" not in raw:
+        raw = f"https://{raw}"
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise DripConfigError(
+            f"Connection {conn_id!r}: host {host!r} is not a valid API base URL "
+            "(expected e.g. https://api.getdrip.com)"
+        )
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        raise DripConfigError(
+            f"Connection {conn_id!r}: plain http is only allowed for a loopback host (the local "
+            f"emulator); use https for {parts.hostname!r} so the API token is not sent in clear"
+        )
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+
+def parse_extra(extra: Any, conn_id: str) -> dict[str, Any]:
+    if extra in (None, ""):
+        return {}
+    if isinstance(extra, dict):
+        return extra
+    try:
+        value = json.loads(extra)
+    except ValueError as err:
+        raise DripConfigError(f"Connection {conn_id!r}: extra is not valid JSON ({err})") from None
+    if not isinstance(value, dict):
+        raise DripConfigError(f"Connection {conn_id!r}: extra must be a JSON object")
+    return value
+
+
+def _timeouts(value: Any, conn_id: str) -> tuple[float, float]:
+    """``timeout`` extra: one number (read timeout) or ``[connect, read]``."""
+    if value is None:
+        return DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT
+    try:
+        if isinstance(value, (list, tuple)) and len(value) == 2:
+            connect, read = float(value[0]), float(value[1])
+        else:
+            read = float(value)
+            connect = min(DEFAULT_CONNECT_TIMEOUT, read)
+    except (TypeError, ValueError):
+        raise DripConfigError(
+            f"Connection {conn_id!r}: extra 'timeout' must be a number or [connect, read], "
+            f"got {value!r}"
+        ) from None
+    if connect <= 0 or read <= 0:
+        raise DripConfigError(f"Connection {conn_id!r}: extra 'timeout' must be positive")
+    return connect, read
+
+
+@dataclass(frozen=True)
+class DripConnectionSettings:
+    """Everything needed to talk to one Drip account. ``token`` never appears in ``repr``."""
+
+    conn_id: str
+    account_id: str
+    token: str = field(repr=False)
+    base_url: str = DEFAULT_BASE_URL
+    auth_type: str = "basic"
+    user_agent: str = f"airflow-provider-drip/{__version__}"
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    read_timeout: float = DEFAULT_READ_TIMEOUT
+    request_status_path: str = DEFAULT_REQUEST_STATUS_PATH
+    rate_limit_wait_seconds: float = DEFAULT_RATE_LIMIT_WAIT_SECONDS
+
+    @classmethod
+    def from_fields(
+        cls,
+        conn_id: str,
+        login: str | None,
+        password: str | None,
+        host: str | None,
+        extra: Any = None,
+    ) -> DripConnectionSettings:
+        """Build settings from the connection's raw fields, naming any missing one."""
+        account_id = (login or "").strip()
+        token = (password or "").strip()
+        missing = [
+            label
+            for label, value in (("login (Account ID)", account_id), ("password (API Token)", token))
+            if not value
+        ]
+        if missing:
+            raise DripConfigError(
+                f"Connection {conn_id!r} is missing {' and '.join(missing)}: set the Drip "
+                "account id as the login and the API token as the password"
+            )
+        options = parse_extra(extra, conn_id)
+        auth_type = str(options.get("auth_type", "basic")).lower()
+        if auth_type not in AUTH_TYPES:
+            raise DripConfigError(
+                f"Connection {conn_id!r}: extra 'auth_type' must be one of {AUTH_TYPES}, "
+                f"got {auth_type!r}"
+            )
+        user_agent = f"airflow-provider-drip/{__version__}"
+        if options.get("user_agent"):
+            user_agent = f"{user_agent} {options['user_agent']}"
+        connect_timeout, read_timeout = _timeouts(options.get("timeout"), conn_id)
+        try:
+            wait = float(options.get("rate_limit_wait_seconds", DEFAULT_RATE_LIMIT_WAIT_SECONDS))
+        except (TypeError, ValueError):
+            raise DripConfigError(
+                f"Connection {conn_id!r}: extra 'rate_limit_wait_seconds' must be a number"
+            ) from None
+        return cls(
+            conn_id=conn_id,
+            account_id=account_id,
+            token=token,
+            base_url=normalise_base_url(host, conn_id),
+            auth_type=auth_type,
+            user_agent=user_agent,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            request_status_path=str(
+                options.get("request_status_path") or DEFAULT_REQUEST_STATUS_PATH
+            ),
+            rate_limit_wait_seconds=wait,
+        )
+
+    @classmethod
+    def from_connection(cls, conn: Any) -> DripConnectionSettings:
+        """Build settings from an Airflow ``Connection`` object."""
+        host = conn.host
+        if host and getattr(conn, "port", None) and "://" not in host:
+            host = f"{host}:{conn.port}"
+        schema = getattr(conn, "schema", None)
+        if host and schema in ("http", "https") and "://" not in host:
+            host = f"{schema}://{host}"
+        return cls.from_fields(conn.conn_id, conn.login, conn.password, host, conn.extra)
+
+    @property
+    def authorization(self) -> str:
+        """Value of the ``Authorization`` header (Basic token + empty password, or Bearer)."""
+        if self.auth_type == "bearer":
+            return f"Bearer {self.token}"
+        return "Basic " + base64.b64encode(f"{self.token}:".encode()).decode()
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "Authorization": self.authorization,
+            "User-Agent": self.user_agent,
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        }
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}{path}"
+
+    def request_status_url(self, request_id: str) -> str:
+        return self.url(
+            self.request_status_path.format(account_id=self.account_id, request_id=request_id)
+        )
+
+    @property
+    def api_host(self) -> str:
+        return urlsplit(self.base_url).hostname or ""

@@ -1,0 +1,118 @@
+"""Typed errors, so operators can react (defer, fail, report) without parsing messages.
+
+None of these ever carry the API token: messages are built from status codes, Drip's error
+bodies and record positions only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from airflow.sdk.exceptions import AirflowException
+
+
+class DripError(AirflowException):
+    """Base class of every error this provider raises."""
+
+
+class DripConfigError(DripError):
+    """The connection or operator arguments are unusable (missing login, bad URL, ...)."""
+
+
+@dataclass(frozen=True)
+class DripErrorDetail:
+    """One entry of Drip's ``{"errors": [{"code", "attribute", "message"}]}`` body."""
+
+    code: str | None = None
+    attribute: str | None = None
+    message: str | None = None
+
+    def __str__(self) -> str:
+        parts = [p for p in (self.code, self.attribute and f"attribute={self.attribute}") if p]
+        head = " ".join(parts)
+        if self.message:
+            return f"{head}: {self.message}" if head else self.message
+        return head or "unknown error"
+
+
+class DripAPIError(DripError):
+    """Drip answered with an error status that retrying will not fix (401/403/404/422, ...)."""
+
+    def __init__(
+        self,
+        status: int,
+        errors: list[DripErrorDetail] | None = None,
+        *,
+        method: str = "",
+        path: str = "",
+        body_text: str = "",
+    ) -> None:
+        self.status = status
+        self.errors = list(errors or [])
+        self.method = method
+        self.path = path
+        self.body_text = body_text
+        super().__init__(str(self))
+
+    @property
+    def codes(self) -> list[str]:
+        return [e.code for e in self.errors if e.code]
+
+    @property
+    def attributes(self) -> list[str]:
+        return [e.attribute for e in self.errors if e.attribute]
+
+    @property
+    def messages(self) -> list[str]:
+        return [e.message for e in self.errors if e.message]
+
+    def __str__(self) -> str:
+        where = f" for {self.method} {self.path}" if self.path else ""
+        if self.errors:
+            detail = "; ".join(str(e) for e in self.errors)
+        else:
+            detail = self.body_text[:500] or "no error body"
+        return f"Drip API returned HTTP {self.status}{where}: {detail}"
+
+
+class DripRateLimitError(DripError):
+    """Drip answered 429 and the wait until ``retry_at`` is longer than the caller allows.
+
+    Operators catch this to defer (releasing the worker) or to fail with when to retry.
+    """
+
+    def __init__(self, retry_at: datetime, *, message: str = "", limit: int | None = None) -> None:
+        self.retry_at = retry_at
+        self.limit = limit
+        self.drip_message = message
+        text = f"Drip batch rate limit reached; retry at {retry_at.isoformat()}"
+        if message:
+            text += f" (Drip said: {message})"
+        super().__init__(text)
+
+
+class DripServerError(DripError):
+    """Drip kept failing with 5xx or connection errors after every retry allowed.
+
+    The request was known not to be processed (or the resource is idempotent), so nothing is in
+    doubt: it is safe to run again.
+    """
+
+
+class DripAmbiguousOutcomeError(DripError):
+    """A non-idempotent batch was sent but no answer came back (timeout, dropped connection).
+
+    Drip may or may not have recorded it; resending could record it twice. The hook never resends
+    such a batch on its own: the caller decides by its documented policy.
+    """
+
+    def __init__(self, resource: str, record_count: int, cause: str) -> None:
+        self.resource = resource
+        self.record_count = record_count
+        self.cause = cause
+        super().__init__(
+            f"Outcome unknown for a {resource} batch of {record_count} records: the request was "
+            f"sent but no response arrived ({cause}). It was not resent automatically because "
+            f"{resource} are not idempotent."
+        )
