@@ -32,7 +32,7 @@ class BatchResource:
     records_key: str
     """Key of the record array inside the envelope."""
     wrapped_in_batches: bool
-    """v2 batch endpoints nest the array as ``{"batches": [{key: [...]}]}``; v3 posts ``{key: [...]}``."""
+    """v2 nests the array as ``{"batches": [{key: [...]}]}``; v3 posts ``{key: [...]}``."""
     success_status: int
     """Status Drip answers when it accepts the batch."""
     idempotent: bool

@@ -1,0 +1,109 @@
+"""Where the sync cursor lives between tries: Airflow's ``task_state_store``, or memory.
+
+The cursor must survive a killed worker, a retry and a deferral, so its natural home is the
+task state store (Airflow 3.3). Older Airflow has none: we fall back to process memory and say
+so, because a crash then means the next try starts over.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SyncCursor:
+    """Progress of one sync over one input, cumulative across tries and deferrals."""
+
+    fingerprint: str
+    position: int = 0
+    """Source records consumed up to the end of the last accepted batch."""
+    records_sent: int = 0
+    batches_sent: int = 0
+    request_ids: list[str] = field(default_factory=list)
+    rate_limit_waits: int = 0
+    rate_limit_wait_s: float = 0.0
+    deferrals: int = 0
+    tries: int = 0
+    """Task tries (or resumes after a deferral) that worked on this cursor."""
+    started_at: float = 0.0
+    """Epoch seconds when the first try started; the summary's duration covers the whole run."""
+    ambiguous_ranges: list[dict[str, Any]] = field(default_factory=list)
+    """Record ranges whose outcome was unknown and what was done about them."""
+    pending_ambiguous: dict[str, Any] | None = None
+    """A range whose outcome is unknown and that the ``fail`` policy refused to resend."""
+    retry_at: str | None = None
+    """ISO time until which Drip asked us to wait (set while deferred)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Any) -> SyncCursor | None:
+        if not isinstance(data, dict) or "fingerprint" not in data:
+            return None
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+class CheckpointStore(Protocol):
+    def load(self) -> dict[str, Any] | None: ...
+    def save(self, value: dict[str, Any]) -> None: ...
+    def clear(self) -> None: ...
+
+
+class TaskStateCheckpoint:
+    """A cursor kept under one key of ``context["task_state_store"]``."""
+
+    def __init__(self, store: Any, key: str) -> None:
+        self.store = store
+        self.key = key
+
+    def load(self) -> dict[str, Any] | None:
+        value = self.store.get(self.key, None)
+        return value if isinstance(value, dict) else None
+
+    def save(self, value: dict[str, Any]) -> None:
+        self.store.set(self.key, value)
+
+    def clear(self) -> None:
+        self.store.delete(self.key)
+
+
+class MemoryCheckpoint:
+    """In-process cursor: survives deferral resumes in one process only. Used in unit tests and
+    where the task state store is missing (Airflow < 3.3)."""
+
+    _shared: dict[str, dict[str, Any]] = {}
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def load(self) -> dict[str, Any] | None:
+        return self._shared.get(self.key)
+
+    def save(self, value: dict[str, Any]) -> None:
+        self._shared[self.key] = value
+
+    def clear(self) -> None:
+        self._shared.pop(self.key, None)
+
+
+def checkpoint_for(context: Any, key: str) -> CheckpointStore:
+    """The best checkpoint store available in this Airflow ``context``."""
+    store = None
+    if context is not None:
+        try:
+            store = context.get("task_state_store")
+        except Exception:  # a plain mapping without the key, or an old Context
+            store = None
+    if store is None:
+        log.warning(
+            "task_state_store is not available (Airflow < 3.3?): the sync cursor is kept in "
+            "memory only, so a crashed try will start again from the first record"
+        )
+        return MemoryCheckpoint(key)
+    return TaskStateCheckpoint(store, key)
