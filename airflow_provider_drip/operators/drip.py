@@ -1,0 +1,275 @@
+"""Operators that load records into Drip's batch endpoints.
+
+Both are thin: they turn parameters and the Airflow context into a ``RecordPipeline`` and a
+``BatchSync`` (``sync.py``), and turn the sync's wishes (wait until ..., done with ...) into
+Airflow's (defer, return value, asset event). No HTTP and no parsing lives here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import Asset, BaseOperator, BaseOperatorLink, conf
+
+from airflow_provider_drip.checkpoint import checkpoint_for
+from airflow_provider_drip.exceptions import DripConfigError
+from airflow_provider_drip.hooks.drip import DripHook
+from airflow_provider_drip.records import RecordPipeline
+from airflow_provider_drip.resources import (
+    MAX_BATCH_SIZE,
+    SHOPPER_ACTIVITIES,
+    UPSERT_RESOURCES,
+    BatchResource,
+    get_resource,
+)
+from airflow_provider_drip.sync import DEFAULT_MAX_RATE_LIMIT_WAIT, BatchSync, SyncOptions
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+    from airflow.sdk.definitions.context import TaskInstanceKey
+
+DRIP_APP_URL = "https://www.getdrip.com"
+
+
+def asset_for(drip_conn_id: str, resource: BatchResource) -> Asset:
+    """The asset a sync writes: ``drip://<connection id>/<resource>``.
+
+    The connection id stands for the account because outlets are declared when the DAG is
+    parsed, when reading the connection (a secret) would be top-level work; the event's extra
+    carries the real account id.
+    """
+    return Asset(
+        uri=f"drip://{drip_conn_id}/{resource.name}", name=f"drip_{drip_conn_id}_{resource.name}"
+    )
+
+
+class DripAccountLink(BaseOperatorLink):
+    """Button on the task: opens the Drip account the task wrote to."""
+
+    name = "Drip account"
+
+    def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
+        from airflow.sdk.execution_time.xcom import XCom
+
+        return XCom.get_value(ti_key=ti_key, key=self.xcom_key) or ""
+
+
+class _DripBatchOperator(BaseOperator):
+    """Shared parameters and execution of the Drip batch operators."""
+
+    template_fields: Sequence[str] = ("records", "source", "field_map", "rejects_path")
+    template_fields_renderers = {"field_map": "json", "records": "json"}
+    operator_extra_links = (DripAccountLink(),)
+    ui_color = "#e8dcff"
+
+    def __init__(
+        self,
+        *,
+        resource: str,
+        drip_conn_id: str = DripHook.default_conn_name,
+        records: Any = None,
+        source: Any = None,
+        source_format: str | None = None,
+        field_map: Mapping[str, str] | None = None,
+        keep_unmapped: bool = True,
+        transform: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None,
+        batch_size: int = MAX_BATCH_SIZE,
+        max_batch_bytes: int | None = None,
+        on_invalid: str = "fail",
+        rejects_path: Any = None,
+        dedupe: bool = False,
+        csv_delimiter: str = ",",
+        encoding: str = "utf-8",
+        list_delimiter: str = ",",
+        dry_run: bool = False,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        max_rate_limit_wait: float = DEFAULT_MAX_RATE_LIMIT_WAIT,
+        on_ambiguous: str = "fail",
+        **kwargs: Any,
+    ) -> None:
+        self.resource = resource
+        batch_resource = get_resource(resource)
+        kwargs.setdefault("outlets", [asset_for(drip_conn_id, batch_resource)])
+        super().__init__(**kwargs)
+        if (records is None) == (source is None):
+            raise DripConfigError(
+                f"{self.task_id}: pass exactly one of records= (a list of dicts or an XComArg) "
+                "or source= (a path, URI or ObjectStoragePath)"
+            )
+        if not 1 <= int(batch_size) <= MAX_BATCH_SIZE:
+            raise DripConfigError(
+                f"{self.task_id}: batch_size must be between 1 and {MAX_BATCH_SIZE} (Drip's "
+                f"limit per request), got {batch_size}"
+            )
+        if on_invalid not in ("fail", "skip"):
+            raise DripConfigError(
+                f"{self.task_id}: on_invalid must be 'fail' or 'skip', got {on_invalid!r}"
+            )
+        SyncOptions(max_rate_limit_wait=max_rate_limit_wait, on_ambiguous=on_ambiguous)
+        self.drip_conn_id = drip_conn_id
+        self.records = records
+        self.source = source
+        self.source_format = source_format
+        self.field_map = field_map
+        self.keep_unmapped = keep_unmapped
+        self.transform = transform
+        self.batch_size = int(batch_size)
+        self.max_batch_bytes = max_batch_bytes
+        self.on_invalid = on_invalid
+        self.rejects_path = rejects_path
+        self.dedupe = dedupe
+        self.csv_delimiter = csv_delimiter
+        self.encoding = encoding
+        self.list_delimiter = list_delimiter
+        self.dry_run = dry_run
+        self.deferrable = deferrable
+        self.max_rate_limit_wait = max_rate_limit_wait
+        self.on_ambiguous = on_ambiguous
+
+    @property
+    def batch_resource(self) -> BatchResource:
+        return get_resource(self.resource)
+
+    def _pipeline(self) -> RecordPipeline:
+        options: dict[str, Any] = {}
+        if self.max_batch_bytes is not None:
+            options["max_batch_bytes"] = self.max_batch_bytes
+        return RecordPipeline(
+            resource=self.resource,
+            records=self.records,
+            source=self.source,
+            source_format=self.source_format,
+            field_map=self.field_map,
+            keep_unmapped=self.keep_unmapped,
+            transform=self.transform,
+            on_invalid=self.on_invalid,
+            rejects_path=self.rejects_path,
+            batch_size=self.batch_size,
+            dedupe=self.dedupe,
+            csv_delimiter=self.csv_delimiter,
+            encoding=self.encoding,
+            list_delimiter=self.list_delimiter,
+            **options,
+        )
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        return self._run_sync(context)
+
+    def execute_resume(self, context: Context, event: Any = None) -> dict[str, Any]:
+        """Called after a rate-limit deferral; the cursor comes from the task state store."""
+        self.log.info("Resuming after the Drip rate-limit wait")
+        return self._run_sync(context)
+
+    def _run_sync(self, context: Context) -> dict[str, Any]:
+        hook = DripHook(self.drip_conn_id)
+        pipeline = self._pipeline()
+        resource = self.batch_resource
+        account_id = "" if self.dry_run and not self._has_connection(hook) else hook.account_id
+        key = f"drip-sync/{resource.name}/{pipeline.fingerprint()[:16]}"
+        sync = BatchSync(
+            hook=hook,
+            pipeline=pipeline,
+            resource=resource,
+            checkpoint=checkpoint_for(context, key),
+            options=SyncOptions(
+                max_rate_limit_wait=self.max_rate_limit_wait,
+                deferrable=self.deferrable,
+                on_ambiguous=self.on_ambiguous,
+                dry_run=self.dry_run,
+            ),
+            account_id=account_id,
+            logger=self.log,
+        )
+        try:
+            outcome = sync.run()
+        finally:
+            hook.close()
+        if outcome.wait_until is not None:
+            from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+
+            self.defer(
+                trigger=DateTimeTrigger(moment=outcome.wait_until),
+                method_name="execute_resume",
+            )
+        summary = outcome.summary or {}
+        if account_id:
+            self._publish(context, account_id, resource, summary)
+        return summary
+
+    @staticmethod
+    def _has_connection(hook: DripHook) -> bool:
+        """A dry run may be tried before the connection exists; don't fail it for that."""
+        try:
+            return bool(hook.account_id)
+        except Exception:
+            return False
+
+    def _publish(
+        self, context: Context, account_id: str, resource: BatchResource, summary: dict[str, Any]
+    ) -> None:
+        """Extra link to the account, and the asset event's extra for downstream DAGs."""
+        link = DripAccountLink()
+        context["ti"].xcom_push(key=link.xcom_key, value=f"{DRIP_APP_URL}/{account_id}/")
+        if summary.get("dry_run"):
+            return
+        for outlet in self.outlets or ():
+            if isinstance(outlet, Asset) and outlet.uri.startswith("drip://"):
+                context["outlet_events"][outlet].extra = {
+                    "account_id": account_id,
+                    "resource": resource.name,
+                    "records_sent": summary.get("records_sent", 0),
+                    "batches_sent": summary.get("batches_sent", 0),
+                }
+
+
+class DripBatchUpsertOperator(_DripBatchOperator):
+    """Send records to one of Drip's v2 batch endpoints.
+
+    :param resource: ``subscribers`` (create/update), ``unsubscribes``, ``events`` or ``orders``
+        (the legacy orders endpoint).
+    :param records: a list of dicts, or an XComArg of one (templated). Exactly one of
+        ``records`` / ``source``.
+    :param source: a path, URI or ``ObjectStoragePath`` of a JSON, JSON Lines, CSV or Parquet file
+        (optionally ``.gz``), a directory, or a glob (templated).
+    :param source_format: ``json``, ``jsonl``, ``csv`` or ``parquet``; default by extension.
+    :param field_map: source column → Drip field; dotted targets nest (``custom_fields.size``).
+    :param batch_size: records per request, 1-1000 (default 1000: every request full).
+    :param on_invalid: ``fail`` (validate everything first, send nothing if any record is
+        invalid) or ``skip`` (set invalid records aside in ``rejects_path`` and send the rest).
+    :param dry_run: read, map, validate and chunk, log a sample payload, send nothing.
+    :param deferrable: wait out long rate limits in the triggerer instead of a worker slot.
+    :param max_rate_limit_wait: longest rate-limit wait in seconds a non-deferrable task sleeps;
+        beyond it the task fails with the time to retry (the cursor is kept).
+    :param on_ambiguous: ``fail`` | ``resend`` | ``skip`` for events batches whose outcome is
+        unknown (sent, no answer); see ``sync.ON_AMBIGUOUS_POLICIES``.
+    :return: summary dict: ``records_sent``, ``records_rejected``, ``batches_sent``,
+        ``request_ids`` (empty for v2), ``dry_run``, ``rejects_path``, ``rate_limit_waits``,
+        ``duration_s``, ``ambiguous_ranges``, ...
+    """
+
+    def __init__(self, *, resource: str, **kwargs: Any) -> None:
+        if resource not in UPSERT_RESOURCES:
+            raise DripConfigError(
+                f"DripBatchUpsertOperator resource must be one of {UPSERT_RESOURCES}, "
+                f"got {resource!r} (shopper activity: use DripShopperActivityOperator)"
+            )
+        super().__init__(resource=resource, **kwargs)
+
+
+class DripShopperActivityOperator(_DripBatchOperator):
+    """Send cart, order or product activity to Drip's v3 shopper activity batch endpoints.
+
+    Takes the same parameters as ``DripBatchUpsertOperator`` except ``activity`` (``cart``,
+    ``order`` or ``product``) replaces ``resource``. The summary's ``request_ids`` lists every
+    request id Drip returned, in record order — feed it to ``DripRequestStatusSensor``.
+    """
+
+    def __init__(self, *, activity: str, **kwargs: Any) -> None:
+        if activity not in SHOPPER_ACTIVITIES:
+            raise DripConfigError(
+                f"DripShopperActivityOperator activity must be one of {SHOPPER_ACTIVITIES}, "
+                f"got {activity!r}"
+            )
+        self.activity = activity
+        super().__init__(resource=activity, **kwargs)
