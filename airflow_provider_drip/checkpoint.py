@@ -27,6 +27,8 @@ class SyncCursor:
     rate_limit_waits: int = 0
     rate_limit_wait_s: float = 0.0
     deferrals: int = 0
+    http_retries: int = 0
+    """Extra HTTP attempts the hook made for accepted batches (5xx, dropped connections)."""
     tries: int = 0
     """Task tries (or resumes after a deferral) that worked on this cursor."""
     started_at: float = 0.0

@@ -119,7 +119,10 @@ class DripConnectionSettings:
         token = (password or "").strip()
         missing = [
             label
-            for label, value in (("login (Account ID)", account_id), ("password (API Token)", token))
+            for label, value in (
+                ("login (Account ID)", account_id),
+                ("password (API Token)", token),
+            )
             if not value
         ]
         if missing:

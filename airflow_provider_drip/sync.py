@@ -238,6 +238,7 @@ class BatchSync:
         cursor.records_sent += len(chunk)
         cursor.batches_sent += 1
         cursor.request_ids.extend(response.request_ids)
+        cursor.http_retries += max(0, response.attempts - 1)
         if response.rate_limit_waited_s > 0:
             cursor.rate_limit_waits += 1
             cursor.rate_limit_wait_s += response.rate_limit_waited_s
@@ -376,6 +377,7 @@ class BatchSync:
             "rate_limit_waits": cursor.rate_limit_waits,
             "rate_limit_wait_s": round(cursor.rate_limit_wait_s, 3),
             "deferrals": cursor.deferrals,
+            "http_retries": cursor.http_retries,
             "tries": cursor.tries,
             "ambiguous_ranges": list(cursor.ambiguous_ranges),
             "duration_s": round(time.time() - cursor.started_at, 3),
@@ -429,6 +431,7 @@ class BatchSync:
             "rate_limit_waits": 0,
             "rate_limit_wait_s": 0.0,
             "deferrals": 0,
+            "http_retries": 0,
             "tries": 1,
             "ambiguous_ranges": [],
             "duration_s": round(time.time() - started, 3),

@@ -23,7 +23,12 @@ from airflow_provider_drip.resources import (
     BatchResource,
     get_resource,
 )
-from airflow_provider_drip.sync import DEFAULT_MAX_RATE_LIMIT_WAIT, BatchSync, SyncOptions
+from airflow_provider_drip.sync import (
+    DEFAULT_MAX_RATE_LIMIT_WAIT,
+    DEFER_MIN_WAIT,
+    BatchSync,
+    SyncOptions,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -86,6 +91,7 @@ class _DripBatchOperator(BaseOperator):
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         max_rate_limit_wait: float = DEFAULT_MAX_RATE_LIMIT_WAIT,
         on_ambiguous: str = "fail",
+        defer_after_seconds: float = DEFER_MIN_WAIT,
         **kwargs: Any,
     ) -> None:
         self.resource = resource
@@ -126,6 +132,7 @@ class _DripBatchOperator(BaseOperator):
         self.deferrable = deferrable
         self.max_rate_limit_wait = max_rate_limit_wait
         self.on_ambiguous = on_ambiguous
+        self.defer_after_seconds = defer_after_seconds
 
     @property
     def batch_resource(self) -> BatchResource:
@@ -177,6 +184,7 @@ class _DripBatchOperator(BaseOperator):
                 deferrable=self.deferrable,
                 on_ambiguous=self.on_ambiguous,
                 dry_run=self.dry_run,
+                defer_min_wait=self.defer_after_seconds,
             ),
             account_id=account_id,
             logger=self.log,
@@ -243,6 +251,8 @@ class DripBatchUpsertOperator(_DripBatchOperator):
         beyond it the task fails with the time to retry (the cursor is kept).
     :param on_ambiguous: ``fail`` | ``resend`` | ``skip`` for events batches whose outcome is
         unknown (sent, no answer); see ``sync.ON_AMBIGUOUS_POLICIES``.
+    :param defer_after_seconds: in deferrable mode, rate-limit waits up to this long are slept in
+        the worker (a deferral round trip costs more than a few seconds of sleep).
     :return: summary dict: ``records_sent``, ``records_rejected``, ``batches_sent``,
         ``request_ids`` (empty for v2), ``dry_run``, ``rejects_path``, ``rate_limit_waits``,
         ``duration_s``, ``ambiguous_ranges``, ...
