@@ -1,0 +1,285 @@
+"""Pure logic of waiting on Drip request ids, shared by the sync sensor and the async trigger.
+
+Both paths fetch statuses differently (a thread pool over the hook, or httpx on the triggerer's
+event loop) but decide everything here: which ids still need a check, when a polling round can
+stop early, how results are tallied, and the exact summary and failure text. One implementation
+means a deferrable sensor fails with the same message as a poking one.
+
+Cost model: Drip's status endpoint takes one id per request and non-batch endpoints allow 3,600
+requests per hour per account, so every check counts. Ids that reached a terminal status are never
+checked again, and a round stops after ``probe_window`` consecutive ids that are still waiting:
+Drip queues requests in order, so the ids behind them are very likely waiting too.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from airflow_provider_drip.exceptions import DripAPIError
+from airflow_provider_drip.models import RequestStatus
+from airflow_provider_drip.resources import DEFAULT_REQUEST_STATUS_PATH
+
+MAX_FAILURES_IN_SUMMARY = 100
+"""Failed ids listed (with errors) in the summary / trigger event; the count is always exact."""
+MAX_FAILURES_IN_MESSAGE = 20
+"""Failed ids spelled out in the exception message; the rest are counted."""
+PROGRESS_VERSION = 1
+
+
+@dataclass
+class StatusTracker:
+    """What is known about a set of request ids, in their original order."""
+
+    request_ids: list[str]
+    already_completed: int = 0
+    """Completed ids checked before this tracker (by an earlier poke), not in ``request_ids``."""
+    completed: set[str] = field(default_factory=set)
+    failed: dict[str, list[str]] = field(default_factory=dict)
+    last_seen: dict[str, str] = field(default_factory=dict)
+    """Latest non-terminal status of each pending id that was checked."""
+    not_found: list[str] = field(default_factory=list)
+    checks: int = 0
+    """Status requests answered (for progress logs and measurements)."""
+
+    def pending_ids(self) -> list[str]:
+        """Ids not yet seen in a terminal status, in submission order."""
+        return [i for i in self.request_ids if i not in self.completed and i not in self.failed]
+
+    def record(self, status: RequestStatus, request_id: str | None = None) -> None:
+        """Record one answer; ``request_id`` is the id asked for (Drip may echo another form)."""
+        rid = request_id or status.request_id
+        self.checks += 1
+        if status.status == "completed":
+            self.completed.add(rid)
+            self.last_seen.pop(rid, None)
+        elif status.status == "failed":
+            self.failed[rid] = [str(e) for e in status.errors]
+            self.last_seen.pop(rid, None)
+        else:
+            self.last_seen[rid] = status.status
+
+    def record_results(
+        self, request_ids: Sequence[str], results: Sequence[RequestStatus | BaseException]
+    ) -> BaseException | None:
+        """Record a chunk of answers; 404s become ``not_found``; return the first other error.
+
+        Answers that did arrive are always kept, so an error mid-chunk loses no progress.
+        """
+        first_error: BaseException | None = None
+        for rid, result in zip(request_ids, results, strict=True):
+            if isinstance(result, RequestStatus):
+                self.record(result, rid)
+            elif isinstance(result, DripAPIError) and result.status == 404:
+                self.checks += 1
+                self.not_found.append(rid)
+            elif first_error is None:
+                first_error = result
+        return first_error
+
+    @property
+    def done(self) -> bool:
+        """Every id completed."""
+        return not self.failed and len(self.completed) == len(self.request_ids)
+
+    def summary(self) -> dict[str, Any]:
+        """The XCom / trigger-event summary: counts by status and failed ids with errors."""
+        total = len(self.request_ids) + self.already_completed
+        completed = len(self.completed) + self.already_completed
+        failed = len(self.failed)
+        queued = sum(1 for s in self.last_seen.values() if s == "queued")
+        processing = sum(1 for s in self.last_seen.values() if s == "processing")
+        other = len(self.last_seen) - queued - processing
+        pending = total - completed - failed
+        failed_requests = [
+            {"request_id": rid, "errors": errors}
+            for rid, errors in list(self.failed.items())[:MAX_FAILURES_IN_SUMMARY]
+        ]
+        return {
+            "total": total,
+            "completed": completed,
+            "failed": failed,
+            "pending": pending,
+            "queued": queued,
+            "processing": processing,
+            "other": other,
+            "unchecked": pending - queued - processing - other,
+            "failed_requests": failed_requests,
+        }
+
+
+def empty_summary() -> dict[str, Any]:
+    """The summary of waiting on no ids at all."""
+    return StatusTracker(request_ids=[]).summary()
+
+
+class PollRound:
+    """Hands out the pending ids of one round in chunks; stops early behind a waiting stretch.
+
+    Callers check each chunk concurrently, then report every answer in order with ``observe``.
+    With ``probe_window=None`` every pending id is checked every round.
+    """
+
+    def __init__(self, pending: Sequence[str], chunk_size: int, probe_window: int | None) -> None:
+        if chunk_size < 1:
+            raise ValueError("chunk_size must be at least 1")
+        if probe_window is not None and probe_window < 1:
+            raise ValueError("probe_window must be at least 1 or None")
+        self._pending = list(pending)
+        self._chunk_size = chunk_size
+        self._window = probe_window
+        self._next = 0
+        self._waiting_run = 0
+
+    def next_chunk(self) -> list[str]:
+        """The next ids to check, or ``[]`` when the round is over."""
+        if self._window is not None and self._waiting_run >= self._window:
+            return []
+        chunk = self._pending[self._next : self._next + self._chunk_size]
+        self._next += len(chunk)
+        return chunk
+
+    def observe(self, terminal: bool) -> None:
+        """Report one answer, in the order the ids were handed out."""
+        self._waiting_run = 0 if terminal else self._waiting_run + 1
+
+    def observe_results(self, results: Iterable[RequestStatus | BaseException]) -> None:
+        for result in results:
+            self.observe(isinstance(result, RequestStatus) and result.is_terminal)
+
+    @property
+    def stopped_early(self) -> bool:
+        return self._next < len(self._pending)
+
+
+def progress_line(summary: dict[str, Any]) -> str:
+    """One log line with the counts, e.g. ``120/1000 completed, 0 failed, 880 pending (...)``."""
+    return (
+        f"{summary['completed']}/{summary['total']} completed, {summary['failed']} failed, "
+        f"{summary['pending']} pending (queued {summary['queued']}, processing "
+        f"{summary['processing']}, not yet checked {summary['unchecked']}"
+        + (f", other status {summary['other']}" if summary.get("other") else "")
+        + ")"
+    )
+
+
+def failure_message(summary: dict[str, Any]) -> str:
+    """The exception text when Drip failed any request; identical in sync and deferrable mode."""
+    failed = summary["failed"]
+    lines = [
+        f"Drip failed to process {failed} of {summary['total']} request(s) "
+        f"(completed {summary['completed']}, pending {summary['pending']}). "
+        "Failed request ids and Drip's errors:"
+    ]
+    listed = summary["failed_requests"][:MAX_FAILURES_IN_MESSAGE]
+    for entry in listed:
+        errors = "; ".join(entry["errors"]) or "no error details from Drip"
+        lines.append(f"  - {entry['request_id']}: {errors}")
+    if failed > len(listed):
+        lines.append(f"  ... and {failed - len(listed)} more failed request(s)")
+    return "\n".join(lines)
+
+
+def not_found_message(
+    not_found: Sequence[str],
+    *,
+    any_found: bool,
+    conn_id: str,
+    account_id: str,
+    status_path: str,
+) -> str:
+    """The error for 404s: unknown ids, or (when nothing was found) a status path that is wrong."""
+    sample = ", ".join(list(not_found)[:5]) + (" ..." if len(not_found) > 5 else "")
+    head = (
+        f"Drip's request status endpoint answered 404 Not Found for {len(not_found)} request "
+        f"id(s) ({sample}) at GET {status_path} on connection {conn_id!r}."
+    )
+    configure = (
+        "Drip has not published its request status endpoint: this provider assumes "
+        f"{DEFAULT_REQUEST_STATUS_PATH}. If Drip serves it elsewhere, set the path template in "
+        f"the connection extra 'request_status_path' (placeholders {{account_id}} and "
+        f'{{request_id}}), e.g. {{"request_status_path": "{DEFAULT_REQUEST_STATUS_PATH}"}}.'
+    )
+    if any_found:
+        return (
+            f"{head} Other ids were found at that path, so these are unknown to Drip account "
+            f"{account_id}: check they come from a batch sent with this connection. {configure}"
+        )
+    return (
+        f"{head} Either the ids are unknown to Drip account {account_id} or the status "
+        f"endpoint is not available at that path. {configure}"
+    )
+
+
+def retry_after_seconds(
+    headers: Any, default: float, now: datetime | None = None, cap: float | None = None
+) -> float:
+    """Seconds to wait after a 429, from ``Retry-After`` or ``X-RateLimit-Reset``, else default."""
+    now = now or datetime.now(timezone.utc)
+    wait: float | None = None
+    retry_after = headers.get("Retry-After")
+    if retry_after:
+        try:
+            wait = float(retry_after)
+        except ValueError:
+            try:
+                wait = (parsedate_to_datetime(retry_after) - now).total_seconds()
+            except (TypeError, ValueError):
+                wait = None
+    reset = headers.get("X-RateLimit-Reset")
+    if wait is None and reset:
+        try:
+            value = float(reset)
+            # an epoch timestamp, or (small values) seconds from now
+            wait = value - now.timestamp() if value > 1_000_000_000 else value
+        except ValueError:
+            wait = None
+    wait = default if wait is None else max(0.0, wait)
+    return min(wait, cap) if cap is not None else wait
+
+
+def fingerprint(request_ids: Sequence[str]) -> str:
+    """Identify an id list, so saved progress is never applied to different ids."""
+    return hashlib.sha256("\n".join(request_ids).encode()).hexdigest()[:32]
+
+
+def encode_progress(request_ids: Sequence[str], completed: Iterable[str]) -> dict[str, Any]:
+    """Completed ids as a compressed bitmap over positions: ~1 bit per id, JSON-safe.
+
+    Small enough for ``task_state_store`` (64 KB by default) even with hundreds of thousands of
+    ids, where a list of uuids would be 40 bytes each.
+    """
+    done = set(completed)
+    bits = bytearray((len(request_ids) + 7) // 8)
+    for index, rid in enumerate(request_ids):
+        if rid in done:
+            bits[index >> 3] |= 1 << (index & 7)
+    return {
+        "version": PROGRESS_VERSION,
+        "fingerprint": fingerprint(request_ids),
+        "total": len(request_ids),
+        "completed_bitmap": base64.b64encode(zlib.compress(bytes(bits), 9)).decode(),
+    }
+
+
+def decode_progress(request_ids: Sequence[str], stored: Any) -> set[str]:
+    """Completed ids from ``encode_progress`` output; empty when it is for other ids or garbled."""
+    if not isinstance(stored, dict) or stored.get("version") != PROGRESS_VERSION:
+        return set()
+    if stored.get("fingerprint") != fingerprint(request_ids):
+        return set()
+    if stored.get("total") != len(request_ids):
+        return set()
+    try:
+        bits = zlib.decompress(base64.b64decode(stored["completed_bitmap"]))
+    except (KeyError, TypeError, ValueError, zlib.error):
+        return set()
+    if len(bits) != (len(request_ids) + 7) // 8:
+        return set()
+    return {rid for index, rid in enumerate(request_ids) if bits[index >> 3] >> (index & 7) & 1}

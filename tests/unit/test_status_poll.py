@@ -1,0 +1,212 @@
+"""Pure status-polling logic: tally, early-stopping rounds, messages, saved progress."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+
+import pytest
+
+from airflow_provider_drip.exceptions import DripAPIError, DripErrorDetail, DripServerError
+from airflow_provider_drip.models import RequestStatus
+from airflow_provider_drip.status_poll import (
+    MAX_FAILURES_IN_MESSAGE,
+    MAX_FAILURES_IN_SUMMARY,
+    PollRound,
+    StatusTracker,
+    decode_progress,
+    empty_summary,
+    encode_progress,
+    failure_message,
+    not_found_message,
+    progress_line,
+    retry_after_seconds,
+)
+
+
+def status(rid: str, state: str, *messages: str) -> RequestStatus:
+    return RequestStatus(rid, state, [DripErrorDetail(message=m) for m in messages])
+
+
+def test_summary_counts_every_status_and_adds_up():
+    tracker = StatusTracker(["a", "b", "c", "d", "e", "f"], already_completed=4)
+    tracker.record(status("a", "completed"))
+    tracker.record(status("b", "failed", "Email is invalid"))
+    tracker.record(status("c", "queued"))
+    tracker.record(status("d", "processing"))
+    tracker.record(status("e", "paused"))
+    summary = tracker.summary()
+    assert summary == {
+        "total": 10,
+        "completed": 5,
+        "failed": 1,
+        "pending": 4,
+        "queued": 1,
+        "processing": 1,
+        "other": 1,
+        "unchecked": 1,
+        "failed_requests": [{"request_id": "b", "errors": ["Email is invalid"]}],
+    }
+    assert tracker.pending_ids() == ["c", "d", "e", "f"]
+    assert not tracker.done
+
+
+def test_status_moving_to_terminal_leaves_last_seen():
+    tracker = StatusTracker(["a"])
+    tracker.record(status("a", "processing"))
+    assert tracker.summary()["processing"] == 1
+    tracker.record(status("a", "completed"))
+    assert tracker.done
+    assert tracker.summary()["processing"] == 0
+    assert tracker.pending_ids() == []
+
+
+def test_record_results_keeps_answers_and_separates_404_from_other_errors():
+    tracker = StatusTracker(["a", "b", "c", "d"])
+    boom = DripServerError("502 after retries")
+    error = tracker.record_results(
+        ["a", "b", "c", "d"],
+        [status("A-echo", "completed"), DripAPIError(404), boom, status("d", "queued")],
+    )
+    assert error is boom
+    assert tracker.completed == {"a"}  # recorded under the id asked for
+    assert tracker.not_found == ["b"]
+    assert tracker.last_seen == {"d": "queued"}
+    assert tracker.checks == 3
+
+
+def test_empty_tracker_is_done_with_zero_summary():
+    assert StatusTracker([]).done
+    summary = empty_summary()
+    assert summary["total"] == summary["completed"] == summary["pending"] == 0
+    assert summary["failed_requests"] == []
+
+
+def test_poll_round_stops_after_a_run_of_waiting_ids():
+    ids = [f"r{i}" for i in range(100)]
+    rnd = PollRound(ids, chunk_size=4, probe_window=6)
+    seen: list[str] = []
+    states = {f"r{i}": ("completed" if i < 10 else "queued") for i in range(100)}
+    while chunk := rnd.next_chunk():
+        seen.extend(chunk)
+        rnd.observe_results([status(r, states[r]) for r in chunk])
+    # 10 terminal, then 6 waiting in a row ends the round at the next chunk boundary
+    assert seen == ids[:16]
+    assert rnd.stopped_early
+
+
+def test_poll_round_terminal_answer_resets_the_waiting_run():
+    ids = ["q1", "q2", "c1", "q3", "q4", "c2"]
+    rnd = PollRound(ids, chunk_size=1, probe_window=3)
+    seen = []
+    while chunk := rnd.next_chunk():
+        seen.extend(chunk)
+        rnd.observe(chunk[0].startswith("c"))
+    assert seen == ids
+    assert not rnd.stopped_early
+
+
+def test_poll_round_without_window_checks_everything_and_counts_errors_as_waiting():
+    rnd = PollRound(["a", "b", "c"], chunk_size=2, probe_window=None)
+    assert rnd.next_chunk() == ["a", "b"]
+    rnd.observe_results([RuntimeError("x"), status("b", "queued")])
+    assert rnd.next_chunk() == ["c"]
+    assert rnd.next_chunk() == []
+
+
+@pytest.mark.parametrize(("chunk", "window"), [(0, 1), (1, 0)])
+def test_poll_round_rejects_bad_sizes(chunk, window):
+    with pytest.raises(ValueError):
+        PollRound(["a"], chunk_size=chunk, probe_window=window)
+
+
+def test_failure_message_names_ids_and_errors():
+    tracker = StatusTracker(["ok", "bad1", "bad2", "wait"])
+    tracker.record(status("ok", "completed"))
+    tracker.record(status("bad1", "failed", "Email is invalid", "Price must be positive"))
+    tracker.record(status("bad2", "failed"))
+    message = failure_message(tracker.summary())
+    assert message == (
+        "Drip failed to process 2 of 4 request(s) (completed 1, pending 1). "
+        "Failed request ids and Drip's errors:\n"
+        "  - bad1: Email is invalid; Price must be positive\n"
+        "  - bad2: no error details from Drip"
+    )
+
+
+def test_failure_message_and_summary_are_bounded_for_many_failures():
+    ids = [f"f{i}" for i in range(250)]
+    tracker = StatusTracker(ids)
+    for rid in ids:
+        tracker.record(status(rid, "failed", "bad"))
+    summary = tracker.summary()
+    assert summary["failed"] == 250
+    assert len(summary["failed_requests"]) == MAX_FAILURES_IN_SUMMARY
+    message = failure_message(summary)
+    assert message.count("\n  - ") == MAX_FAILURES_IN_MESSAGE
+    assert message.endswith(f"... and {250 - MAX_FAILURES_IN_MESSAGE} more failed request(s)")
+
+
+def test_not_found_message_points_at_the_connection_extra():
+    args = dict(
+        conn_id="drip_default", account_id="123", status_path="/v3/{account_id}/x/{request_id}"
+    )
+    ambiguous = not_found_message(["a", "b"], any_found=False, **args)
+    assert "404 Not Found for 2 request id(s) (a, b)" in ambiguous
+    assert "'request_status_path'" in ambiguous
+    assert "not available at that path" in ambiguous
+    unknown = not_found_message([f"x{i}" for i in range(7)], any_found=True, **args)
+    assert "(x0, x1, x2, x3, x4 ...)" in unknown
+    assert "unknown to Drip account 123" in unknown
+
+
+def test_progress_line():
+    tracker = StatusTracker(["a", "b", "c"])
+    tracker.record(status("a", "completed"))
+    tracker.record(status("b", "queued"))
+    assert progress_line(tracker.summary()) == (
+        "1/3 completed, 0 failed, 2 pending (queued 1, processing 0, not yet checked 1)"
+    )
+
+
+def test_retry_after_seconds_reads_every_header_form():
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    assert retry_after_seconds({"Retry-After": "12"}, 99, now) == 12
+    http_date = format_datetime(now + timedelta(seconds=30), usegmt=True)
+    assert retry_after_seconds({"Retry-After": http_date}, 99, now) == 30
+    reset = str(int((now + timedelta(seconds=45)).timestamp()))
+    assert retry_after_seconds({"X-RateLimit-Reset": reset}, 99, now) == 45
+    assert retry_after_seconds({"X-RateLimit-Reset": "7"}, 99, now) == 7
+    assert retry_after_seconds({}, 99, now) == 99
+    assert retry_after_seconds({"Retry-After": "soon"}, 99, now) == 99
+    assert retry_after_seconds({"Retry-After": "5000"}, 99, now, cap=60) == 60
+    assert retry_after_seconds({"Retry-After": "-3"}, 99, now) == 0
+
+
+def test_progress_round_trips_and_is_compact():
+    ids = [f"990c99a7-5cba-42e8-8f36-{i:012d}" for i in range(200_000)]
+    done = set(ids[:150_000:3]) | {ids[-1]}
+    stored = encode_progress(ids, done)
+    assert decode_progress(ids, stored) == done
+    assert len(stored["completed_bitmap"]) < 64_000  # fits task_state_store's default limit
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        None,
+        "junk",
+        {"version": 99},
+        {"version": 1, "fingerprint": "nope", "total": 3, "completed_bitmap": ""},
+    ],
+)
+def test_progress_for_other_ids_or_garbage_is_ignored(stored):
+    assert decode_progress(["a", "b", "c"], stored) == set()
+
+
+def test_progress_for_a_different_id_list_is_ignored():
+    stored = encode_progress(["a", "b", "c"], {"a"})
+    assert decode_progress(["a", "b", "d"], stored) == set()
+    assert decode_progress(["a", "b", "c"], stored) == {"a"}
+    broken = dict(stored, completed_bitmap="!!!")
+    assert decode_progress(["a", "b", "c"], broken) == set()
