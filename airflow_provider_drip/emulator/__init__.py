@@ -1,0 +1,21 @@
+"""A local emulator of Drip's batch REST API, for tests, the demo and users' CI.
+
+Run it with ``python -m airflow_provider_drip.emulator --port 8765`` (or ``drip-emulator``), or
+in-process with ``DripEmulator(EmulatorConfig(...)).start()``; in pytest use the ``drip_emulator``
+fixture (``airflow_provider_drip.emulator.testing``). See docs/emulator.md.
+
+It serves the seven batch endpoints of ``airflow_provider_drip.resources`` with Drip's envelopes
+and success codes, validates records from Drip's documented field tables (a batch with one bad
+record is refused whole with 422), enforces the batch rate limit (fixed windows anchored at the
+first request of each window), simulates asynchronous v3 processing behind the assumed
+request-status endpoint, injects faults deterministically, and records what it received for
+inspection through ``/_emulator/...``.
+
+Throughput: BENCHMARK
+"""
+
+from airflow_provider_drip.emulator.config import EmulatorConfig
+from airflow_provider_drip.emulator.control import EmulatorControl
+from airflow_provider_drip.emulator.server import DripEmulator
+
+__all__ = ["DripEmulator", "EmulatorConfig", "EmulatorControl"]

@@ -1,0 +1,364 @@
+"""Everything the emulator remembers, behind one lock with short critical sections.
+
+Parsing, validation and hashing happen outside the lock (in the request thread); this module only
+does counting, rate-limit bookkeeping, storing and look-ups. Memory stays small for millions of
+records: duplicates are detected by a 64-bit hash per record, full records (as canonical JSON
+bytes) are kept only up to ``record_cap`` per resource, and v3 request ids are derived from a
+per-reset prefix plus a counter so the server keeps one small entry per batch, not per id.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import random
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from airflow_provider_drip.emulator.config import EmulatorConfig
+from airflow_provider_drip.resources import RESOURCES
+
+MAX_BATCH_SIZES_KEPT = 100_000
+
+
+@dataclass
+class ResourceStats:
+    requests_accepted: int = 0
+    records_accepted: int = 0
+    requests_rejected: int = 0
+    duplicates: int = 0
+    batch_sizes: list[int] = field(default_factory=list)
+    hashes: set[int] = field(default_factory=set)
+    stored: list[bytes] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "requests_accepted": self.requests_accepted,
+            "records_accepted": self.records_accepted,
+            "requests_rejected": self.requests_rejected,
+            "duplicates": self.duplicates,
+            "unique_records": len(self.hashes),
+            "records_stored": len(self.stored),
+            "batch_sizes": list(self.batch_sizes),
+        }
+
+
+@dataclass
+class Admission:
+    """The rate limiter's and fault injector's verdict on one batch request."""
+
+    admitted: bool
+    limit: int | None
+    remaining: int | None
+    retry_after: int | None
+    """Whole seconds until the window resets (rounded up)."""
+    number: int = 0
+    """1-based number of this admitted batch request since reset."""
+    fault: str | None = None
+    """``"500"``, ``"503"``, ``"drop"`` or None."""
+
+
+@dataclass
+class _IdBlock:
+    """Request ids ``start .. start+count-1`` issued for one accepted v3 batch."""
+
+    start: int
+    count: int
+    created: float
+    failures: dict[int, list[dict[str, str]]]
+
+
+def _utc_now_iso() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class EmulatorState:
+    def __init__(self, config: EmulatorConfig) -> None:
+        self.lock = threading.Lock()
+        self.startup_config = config
+        self.base_url = "http://127.0.0.1"
+        self._clear(config)
+
+    # ----------------------------------------------------------------- lifecycle
+    def _clear(self, config: EmulatorConfig) -> None:
+        self.config = config
+        self.rng = random.Random(config.seed)
+        self.started = time.monotonic()
+        self.requests_total = 0
+        self.status_counts: Counter[int] = Counter()
+        self.dropped_connections = 0
+        self.user_agents: Counter[str] = Counter()
+        self.auth_schemes: Counter[str] = Counter()
+        self.resources = {name: ResourceStats() for name in RESOURCES}
+        self.window_start: float | None = None
+        self.window_count = 0
+        self.batch_number = 0
+        self.id_prefix = self.rng.getrandbits(64)
+        self.id_blocks: list[_IdBlock] = []
+        self.id_block_starts: list[int] = []
+        self.next_id = 0
+        self.polls: Counter[int] = Counter()
+        self.profiles: dict[str, dict[str, Any]] = {}
+        self.by_email: dict[str, str] = {}
+        self.by_visitor: dict[str, str] = {}
+
+    def reset(self, keep_config: bool = False) -> None:
+        with self.lock:
+            self._clear(self.config if keep_config else self.startup_config)
+
+    def configure(self, options: dict[str, Any]) -> EmulatorConfig:
+        """Apply options; a new ``seed`` re-seeds the fault injector."""
+        with self.lock:
+            new = self.config.updated(options)
+            self.config = new
+            if "seed" in options:
+                self.rng = random.Random(new.seed)
+            return new
+
+    # ----------------------------------------------------------------- counting
+    def note_request(self, user_agent: str | None, auth_scheme: str) -> EmulatorConfig:
+        with self.lock:
+            self.requests_total += 1
+            self.user_agents[user_agent or ""] += 1
+            self.auth_schemes[auth_scheme] += 1
+            return self.config
+
+    def note_response(self, status: int, resource: str | None = None) -> None:
+        with self.lock:
+            self.status_counts[status] += 1
+            if resource is not None and status == 422:
+                self.resources[resource].requests_rejected += 1
+
+    def note_dropped(self) -> None:
+        with self.lock:
+            self.dropped_connections += 1
+
+    # ----------------------------------------------------------------- rate limit + faults
+    def admit(self, now: float) -> Admission:
+        """Count one batch request against the window, or refuse it (429s cost nothing)."""
+        with self.lock:
+            cfg = self.config
+            limit = cfg.rate_limit
+            if limit > 0:
+                if self.window_start is None or now >= self.window_start + cfg.rate_window:
+                    self.window_start, self.window_count = now, 0
+                reset_in = math.ceil(self.window_start + cfg.rate_window - now)
+                if self.window_count >= limit:
+                    return Admission(False, limit, 0, max(reset_in, 1))
+                self.window_count += 1
+                remaining: int | None = limit - self.window_count
+            else:
+                limit, remaining, reset_in = None, None, 0  # type: ignore[assignment]
+            self.batch_number += 1
+            n = self.batch_number
+            draw = self.rng.random()
+            fault = None
+            if n in cfg.fault_500_requests:
+                fault = "500"
+            elif n in cfg.fault_503_requests:
+                fault = "503"
+            elif n in cfg.drop_requests:
+                fault = "drop"
+            elif draw < cfg.fault_500_rate:
+                fault = "500"
+            elif draw < cfg.fault_500_rate + cfg.fault_503_rate:
+                fault = "503"
+            elif draw < cfg.fault_500_rate + cfg.fault_503_rate + cfg.drop_rate:
+                fault = "drop"
+            return Admission(True, limit, remaining, max(reset_in, 1) if limit else None, n, fault)
+
+    def rate_limit_info(self, now: float) -> dict[str, Any]:
+        cfg = self.config
+        if cfg.rate_limit <= 0:
+            return {"limit": None, "remaining": None, "window_seconds": cfg.rate_window}
+        active = self.window_start is not None and now < self.window_start + cfg.rate_window
+        used = self.window_count if active else 0
+        return {
+            "limit": cfg.rate_limit,
+            "remaining": cfg.rate_limit - used,
+            "window_seconds": cfg.rate_window,
+            "resets_in": (self.window_start + cfg.rate_window - now) if active else None,  # type: ignore[operator]
+        }
+
+    # ----------------------------------------------------------------- accepting batches
+    def accept(
+        self,
+        resource: str,
+        records: list[Any],
+        canonical: list[bytes],
+        failures: dict[int, list[dict[str, str]]],
+    ) -> list[str]:
+        """Store an accepted batch; returns its request ids (empty for v2 resources)."""
+        hashes = [hash(c) for c in canonical]
+        with self.lock:
+            stats = self.resources[resource]
+            stats.requests_accepted += 1
+            stats.records_accepted += len(records)
+            if len(stats.batch_sizes) < MAX_BATCH_SIZES_KEPT:
+                stats.batch_sizes.append(len(records))
+            seen = stats.hashes
+            for h in hashes:
+                if h in seen:
+                    stats.duplicates += 1
+                else:
+                    seen.add(h)
+            room = self.config.record_cap - len(stats.stored)
+            if room > 0:
+                stats.stored.extend(canonical[:room])
+            if resource == "subscribers":
+                for rec in records:
+                    self._upsert_profile(rec, None)
+            elif resource == "unsubscribes":
+                for rec in records:
+                    self._upsert_profile(rec, "unsubscribed")
+            if not RESOURCES[resource].returns_request_ids:
+                return []
+            start = self.next_id
+            self.next_id += len(records)
+            self.id_blocks.append(_IdBlock(start, len(records), time.monotonic(), failures))
+            self.id_block_starts.append(start)
+            return [self._format_id(start + i) for i in range(len(records))]
+
+    # ----------------------------------------------------------------- request ids
+    def _format_id(self, n: int) -> str:
+        p = self.id_prefix
+        return (
+            f"{p >> 32:08x}-{(p >> 16) & 0xFFFF:04x}-4{(p >> 4) & 0xFFF:03x}-"
+            f"{8 | (p & 0x3):x}{n >> 48 & 0xFFF:03x}-{n & 0xFFFFFFFFFFFF:012x}"
+        )
+
+    def _parse_id(self, request_id: str) -> int | None:
+        parts = request_id.lower().split("-")
+        if len(parts) != 5 or len(request_id) != 36:
+            return None
+        try:
+            n = (int(parts[3][1:], 16) << 48) | int(parts[4], 16)
+        except ValueError:
+            return None
+        return n if self._format_id(n) == request_id.lower() else None
+
+    def request_status(self, request_id: str, now: float) -> dict[str, Any] | None:
+        """The id's state after one more poll, or None when the id was never issued."""
+        with self.lock:
+            n = self._parse_id(request_id)
+            if n is None or n >= self.next_id:
+                return None
+            block = self.id_blocks[bisect.bisect_right(self.id_block_starts, n) - 1]
+            self.polls[n] += 1
+            polls = self.polls[n]
+            age = now - block.created
+            cfg = self.config
+            if polls > cfg.status_polls and age >= cfg.status_seconds:
+                errors = block.failures.get(n - block.start)
+                status = "failed" if errors else "completed"
+            elif polls >= 2 and age >= cfg.status_seconds / 2:
+                status, errors = "processing", None
+            else:
+                status, errors = "queued", None
+            return {"request_id": request_id, "status": status, "errors": list(errors or [])}
+
+    # ----------------------------------------------------------------- subscribers read-back
+    def _upsert_profile(self, rec: dict[str, Any], status: str | None) -> None:
+        email = rec.get("email")
+        key = None
+        if isinstance(email, str) and email:
+            key = self.by_email.get(email.lower())
+        elif rec.get("id") not in (None, ""):
+            key = str(rec["id"]) if str(rec["id"]) in self.profiles else None
+            if key is None:
+                return  # an unknown Drip id cannot create a person
+        elif rec.get("visitor_uuid"):
+            key = self.by_visitor.get(str(rec["visitor_uuid"]))
+        profile = self.profiles.get(key) if key else None
+        if profile is None:
+            if len(self.profiles) >= self.config.record_cap:
+                return
+            key = f"emu{len(self.profiles) + 1:017x}"
+            profile = {
+                "id": key,
+                "status": rec.get("initial_status") or "active",
+                "email": email,
+                "custom_fields": {},
+                "tags": [],
+                "created_at": _utc_now_iso(),
+                "href": f"{self.base_url}/v2/{self.config.account_id}/subscribers/{key}",
+                "links": {"account": self.config.account_id},
+            }
+            self.profiles[key] = profile
+        for name, value in rec.items():
+            if name in ("id", "email", "new_email", "initial_status", "remove_tags", "tags"):
+                continue
+            if name == "custom_fields" and isinstance(value, dict):
+                profile["custom_fields"].update(value)
+            else:
+                profile[name] = value
+        tags = profile["tags"]
+        for tag in rec.get("tags") or []:
+            if tag not in tags:
+                tags.append(tag)
+        for tag in rec.get("remove_tags") or []:
+            if tag in tags:
+                tags.remove(tag)
+        if rec.get("new_email"):
+            self.by_email.pop(str(profile.get("email") or "").lower(), None)
+            profile["email"] = rec["new_email"]
+        if status:
+            profile["status"] = status
+        if profile.get("email"):
+            self.by_email[str(profile["email"]).lower()] = key  # type: ignore[assignment]
+        if profile.get("visitor_uuid"):
+            self.by_visitor[str(profile["visitor_uuid"])] = key  # type: ignore[assignment]
+
+    def find_subscriber(self, id_or_email: str) -> dict[str, Any] | None:
+        with self.lock:
+            key = (
+                self.by_email.get(id_or_email.lower())
+                or (id_or_email if id_or_email in self.profiles else None)
+                or self.by_visitor.get(id_or_email)
+            )
+            if key is None:
+                return None
+            profile = self.profiles[key]
+            return {**profile, "custom_fields": dict(profile["custom_fields"]),
+                    "tags": list(profile["tags"])}  # fmt: skip
+
+    # ----------------------------------------------------------------- inspection
+    def stats(self) -> dict[str, Any]:
+        now = time.monotonic()
+        with self.lock:
+            counts = self.status_counts
+            return {
+                "requests_total": self.requests_total,
+                "batch_requests_admitted": self.batch_number,
+                "status_counts": {str(k): v for k, v in sorted(counts.items())},
+                "errors": {
+                    "4xx": sum(v for k, v in counts.items() if 400 <= k < 500),
+                    "401": counts[401],
+                    "422": counts[422],
+                    "429": counts[429],
+                    "5xx": sum(v for k, v in counts.items() if k >= 500),
+                },
+                "dropped_connections": self.dropped_connections,
+                "resources": {name: s.summary() for name, s in self.resources.items()},
+                "records_accepted": sum(s.records_accepted for s in self.resources.values()),
+                "duplicates": sum(s.duplicates for s in self.resources.values()),
+                "user_agents": dict(self.user_agents),
+                "auth_schemes": dict(self.auth_schemes),
+                "rate_limit": self.rate_limit_info(now),
+                "request_ids_issued": self.next_id,
+                "subscribers_known": len(self.profiles),
+                "uptime_seconds": round(now - self.started, 3),
+            }
+
+    def stored_records(self, resource: str, offset: int, limit: int | None) -> tuple[bytes, int]:
+        """Stored records as one JSON array (bytes) and the total stored count."""
+        with self.lock:
+            stored = self.resources[resource].stored
+            end = len(stored) if limit is None else offset + limit
+            chunk = stored[offset:end]
+            total = len(stored)
+        return b"[" + b",".join(chunk) + b"]", total
