@@ -18,8 +18,6 @@ import hashlib
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from airflow_provider_drip.exceptions import DripAPIError
@@ -215,33 +213,6 @@ def not_found_message(
         f"{head} Either the ids are unknown to Drip account {account_id} or the status "
         f"endpoint is not available at that path. {configure}"
     )
-
-
-def retry_after_seconds(
-    headers: Any, default: float, now: datetime | None = None, cap: float | None = None
-) -> float:
-    """Seconds to wait after a 429, from ``Retry-After`` or ``X-RateLimit-Reset``, else default."""
-    now = now or datetime.now(timezone.utc)
-    wait: float | None = None
-    retry_after = headers.get("Retry-After")
-    if retry_after:
-        try:
-            wait = float(retry_after)
-        except ValueError:
-            try:
-                wait = (parsedate_to_datetime(retry_after) - now).total_seconds()
-            except (TypeError, ValueError):
-                wait = None
-    reset = headers.get("X-RateLimit-Reset")
-    if wait is None and reset:
-        try:
-            value = float(reset)
-            # an epoch timestamp, or (small values) seconds from now
-            wait = value - now.timestamp() if value > 1_000_000_000 else value
-        except ValueError:
-            wait = None
-    wait = default if wait is None else max(0.0, wait)
-    return min(wait, cap) if cap is not None else wait
 
 
 def fingerprint(request_ids: Sequence[str]) -> str:

@@ -92,6 +92,7 @@ class _DripBatchOperator(BaseOperator):
         max_rate_limit_wait: float = DEFAULT_MAX_RATE_LIMIT_WAIT,
         on_ambiguous: str = "fail",
         defer_after_seconds: float = DEFER_MIN_WAIT,
+        hook_params: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         self.resource = resource
@@ -133,6 +134,7 @@ class _DripBatchOperator(BaseOperator):
         self.max_rate_limit_wait = max_rate_limit_wait
         self.on_ambiguous = on_ambiguous
         self.defer_after_seconds = defer_after_seconds
+        self.hook_params = dict(hook_params or {})
 
     @property
     def batch_resource(self) -> BatchResource:
@@ -169,7 +171,7 @@ class _DripBatchOperator(BaseOperator):
         return self._run_sync(context)
 
     def _run_sync(self, context: Context) -> dict[str, Any]:
-        hook = DripHook(self.drip_conn_id)
+        hook = DripHook(self.drip_conn_id, **self.hook_params)
         pipeline = self._pipeline()
         resource = self.batch_resource
         account_id = "" if self.dry_run and not self._has_connection(hook) else hook.account_id
@@ -251,6 +253,8 @@ class DripBatchUpsertOperator(_DripBatchOperator):
         beyond it the task fails with the time to retry (the cursor is kept).
     :param on_ambiguous: ``fail`` | ``resend`` | ``skip`` for events batches whose outcome is
         unknown (sent, no answer); see ``sync.ON_AMBIGUOUS_POLICIES``.
+    :param hook_params: extra ``DripHook`` arguments, e.g. ``{"max_retries": 8, "backoff_base": 2}``
+        for the retries on 5xx and connection errors.
     :param defer_after_seconds: in deferrable mode, rate-limit waits up to this long are slept in
         the worker (a deferral round trip costs more than a few seconds of sleep).
     :return: summary dict: ``records_sent``, ``records_rejected``, ``batches_sent``,

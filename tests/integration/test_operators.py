@@ -39,8 +39,12 @@ def use_connection_extra(monkeypatch, drip, **extra):
     monkeypatch.setenv("AIRFLOW_CONN_DRIP_DEFAULT", json.dumps(conn))
 
 
+FAST_RETRIES = {"max_retries": 3, "backoff_base": 0.05, "backoff_max": 0.2}
+
+
 def operator_for(resource: str, **kwargs):
     kwargs.setdefault("task_id", f"send_{resource}")
+    kwargs.setdefault("hook_params", FAST_RETRIES)
     if resource in SHOPPER_ACTIVITIES:
         return DripShopperActivityOperator(activity=resource, **kwargs)
     return DripBatchUpsertOperator(resource=resource, **kwargs)
@@ -153,7 +157,7 @@ def test_non_deferrable_fails_clearly_when_the_wait_is_too_long(drip, monkeypatc
 def test_a_retry_after_server_failures_resumes_without_resending(drip):
     """Batch 3 keeps failing with 500 until the hook gives up; the task's retry (same state
     store, as Airflow gives a retried task instance) sends only what is left."""
-    drip.control.configure(fault_500_requests=list(range(3, 12)))
+    drip.control.configure(fault_500_requests=[3, 4, 5, 6])
     store = TaskStateStore()
     records = make_records("events", 5000)
     with pytest.raises(DripServerError):
@@ -171,7 +175,7 @@ def test_a_retry_after_server_failures_resumes_without_resending(drip):
 
 def test_changed_input_does_not_reuse_a_stale_cursor(drip):
     store = TaskStateStore()
-    drip.control.configure(fault_500_requests=list(range(2, 12)))
+    drip.control.configure(fault_500_requests=[2, 3, 4, 5])
     with pytest.raises(DripServerError):
         operator_for("subscribers", records=make_records("subscribers", 3000)).execute(
             make_context(store)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-from email.utils import format_datetime
-
 import pytest
 
 from airflow_provider_drip.exceptions import DripAPIError, DripErrorDetail, DripServerError
@@ -20,7 +17,6 @@ from airflow_provider_drip.status_poll import (
     failure_message,
     not_found_message,
     progress_line,
-    retry_after_seconds,
 )
 
 
@@ -167,20 +163,6 @@ def test_progress_line():
     assert progress_line(tracker.summary()) == (
         "1/3 completed, 0 failed, 2 pending (queued 1, processing 0, not yet checked 1)"
     )
-
-
-def test_retry_after_seconds_reads_every_header_form():
-    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    assert retry_after_seconds({"Retry-After": "12"}, 99, now) == 12
-    http_date = format_datetime(now + timedelta(seconds=30), usegmt=True)
-    assert retry_after_seconds({"Retry-After": http_date}, 99, now) == 30
-    reset = str(int((now + timedelta(seconds=45)).timestamp()))
-    assert retry_after_seconds({"X-RateLimit-Reset": reset}, 99, now) == 45
-    assert retry_after_seconds({"X-RateLimit-Reset": "7"}, 99, now) == 7
-    assert retry_after_seconds({}, 99, now) == 99
-    assert retry_after_seconds({"Retry-After": "soon"}, 99, now) == 99
-    assert retry_after_seconds({"Retry-After": "5000"}, 99, now, cap=60) == 60
-    assert retry_after_seconds({"Retry-After": "-3"}, 99, now) == 0
 
 
 def test_progress_round_trips_and_is_compact():
