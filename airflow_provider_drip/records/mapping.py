@@ -1,0 +1,130 @@
+"""Source columns to Drip fields: ``field_map`` with dotted targets, and CSV-style coercion.
+
+Coercion turns strings into the types the field table expects (numbers, integers, booleans,
+delimited lists) and drops empty cells. It is for sources that only have strings (CSV); values that
+cannot be coerced are left alone so validation reports them with the field name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from airflow_provider_drip import rules as R
+
+Record = dict[str, Any]
+
+_TRUE = frozenset({"true", "t", "yes", "y", "1"})
+_FALSE = frozenset({"false", "f", "no", "n", "0"})
+
+
+def compile_field_map(
+    field_map: Mapping[str, str] | None, keep_unmapped: bool
+) -> Callable[[Mapping[str, Any]], Record] | None:
+    """A function renaming/nesting a source record's columns, or None when nothing to do."""
+    if not field_map:
+        if keep_unmapped:
+            return None
+        return lambda rec: {}  # dropping every unmapped column of an empty map leaves nothing
+    targets: list[tuple[str, tuple[str, ...]]] = []
+    for src, dst in field_map.items():
+        if not isinstance(src, str) or not isinstance(dst, str) or not dst:
+            raise ValueError(f"field_map entries must map str to a non-empty str, got {src!r}")
+        parts = tuple(dst.split("."))
+        if any(not p for p in parts):
+            raise ValueError(f"field_map target {dst!r} has an empty path segment")
+        targets.append((src, parts))
+    sources = frozenset(field_map)
+
+    def apply(rec: Mapping[str, Any]) -> Record:
+        out: Record = {k: v for k, v in rec.items() if k not in sources} if keep_unmapped else {}
+        for src, parts in targets:
+            if src not in rec:
+                continue
+            value = rec[src]
+            if len(parts) == 1:
+                out[parts[0]] = value
+                continue
+            node = out
+            for part in parts[:-1]:
+                child = node.get(part)
+                if not isinstance(child, dict):
+                    child = dict(child) if isinstance(child, Mapping) else {}
+                    node[part] = child
+                node = child
+            node[parts[-1]] = value
+        return out
+
+    return apply
+
+
+def _coerce_value(type_: str, value: str, list_delimiter: str) -> Any:
+    text = value.strip()
+    if type_ == R.BOOLEAN:
+        low = text.lower()
+        if low in _TRUE:
+            return True
+        if low in _FALSE:
+            return False
+        return value
+    if type_ == R.INTEGER or type_ == R.NUMBER:
+        try:
+            return int(text)
+        except ValueError:
+            pass
+        try:
+            number = float(text)
+        except ValueError:
+            return value
+        if number != number or number in (float("inf"), float("-inf")):
+            return value  # "nan"/"inf" stay strings: validation rejects them as non-numbers
+        if type_ == R.INTEGER and number.is_integer():
+            return int(number)
+        return number
+    if type_ == R.LIST_OF_STRINGS:
+        return [p.strip() for p in value.split(list_delimiter) if p.strip()]
+    return value
+
+
+def compile_coercer(
+    fields: Mapping[str, R.Field], list_delimiter: str
+) -> Callable[[Mapping[str, Any]], Record]:
+    """Coerce string values per the field table; drop empty strings. Copies only when needed."""
+    types = {name: spec.type for name, spec in fields.items() if spec.type in R.COERCIBLE_TYPES}
+    nested = {
+        name: compile_coercer(spec.fields, list_delimiter)
+        for name, spec in fields.items()
+        if spec.type == R.OBJECT and spec.fields
+    }
+
+    def coerce(rec: Mapping[str, Any]) -> Record:
+        out: Record | None = None
+        for name, value in rec.items():
+            if type(value) is str:
+                if value == "":
+                    new: Any = _DROP
+                else:
+                    t = types.get(name)
+                    if t is None:
+                        continue
+                    new = _coerce_value(t, value, list_delimiter)
+                    if new is value:
+                        continue
+            elif name in nested and isinstance(value, Mapping):
+                new = nested[name](value)
+            else:
+                continue
+            if out is None:
+                out = dict(rec)
+            if new is _DROP:
+                del out[name]
+            else:
+                out[name] = new
+        if out is None:
+            return rec if type(rec) is dict else dict(rec)
+        return out
+
+    return coerce
+
+
+_DROP = object()

@@ -1,0 +1,503 @@
+"""RecordPipeline: source -> map -> coerce -> transform -> validate -> dedupe -> chunk, streaming.
+
+Pure (no HTTP). Every pass reads the source from its start, so positions, verdicts and chunk
+boundaries come out the same on every pass and in every process; a resume at a previous
+``chunk.end`` yields exactly the chunks the first run had not sent yet.
+
+A chunk closes when the next record to send shows up (or the input ends), so chunk ranges tile
+the input: ``chunk.end`` is the position of the next chunk's first record, and records rejected,
+filtered or deduplicated in between are covered by the earlier chunk's range.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import fsspec
+import msgspec
+
+from airflow_provider_drip.records.errors import InvalidRecordError, Violation
+from airflow_provider_drip.records.mapping import compile_coercer, compile_field_map
+from airflow_provider_drip.records.sources import FileSource, MemorySource, Unreadable, new_hash
+from airflow_provider_drip.records.validate import compile_validator, find_non_finite
+from airflow_provider_drip.resources import MAX_BATCH_SIZE, BatchResource, get_resource
+from airflow_provider_drip.rules import get_rules
+
+DEFAULT_MAX_BATCH_BYTES = 5 * 1024 * 1024
+"""Cap on one request body. Drip publishes no body limit; 5 MiB holds 1000 records of ~5 KB."""
+
+FINGERPRINT_VERSION = "drip-records/1"
+RECORD_FIELD = "<record>"
+"""``field`` of violations about the record as a whole (unparseable, not an object, too big)."""
+
+_SAMPLE_REJECTS = 5
+
+
+def _enc_hook(obj: Any) -> Any:
+    if isinstance(obj, date):  # pendulum and other date/datetime subclasses
+        return obj.isoformat()
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+
+
+def _rejects_hook(obj: Any) -> Any:
+    if isinstance(obj, date):
+        return obj.isoformat()
+    if isinstance(obj, Mapping):
+        return dict(obj)
+    return repr(obj)
+
+
+_ENCODER = msgspec.json.Encoder(decimal_format="number", enc_hook=_enc_hook)
+_REJECTS_ENCODER = msgspec.json.Encoder(decimal_format="number", enc_hook=_rejects_hook)
+_FILTERED = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """Records for one request: serialised payloads and the source range they account for."""
+
+    start: int
+    """Source position of the first record in the chunk."""
+    end: int
+    """Source position just after the last record consumed for it: the cursor after sending."""
+    payloads: list[bytes]
+    """Each record as compact JSON bytes."""
+
+    def __len__(self) -> int:
+        return len(self.payloads)
+
+    def body(self, resource: BatchResource | str) -> bytes:
+        """The full request body for ``resource`` (its envelope around the records)."""
+        if isinstance(resource, str):
+            resource = get_resource(resource)
+        prefix, suffix = resource.envelope_prefix_suffix()
+        return prefix + b",".join(self.payloads) + suffix
+
+    def records(self) -> list[dict[str, Any]]:
+        """The records decoded again (for dry-run samples and logs)."""
+        decode = msgspec.json.decode
+        return [decode(p) for p in self.payloads]
+
+
+@dataclass
+class PipelineStats:
+    """Counters of the current (or last) pass; updated whenever a chunk is handed out."""
+
+    records_read: int = 0
+    records_valid: int = 0
+    records_rejected: int = 0
+    records_filtered: int = 0
+    records_deduplicated: int = 0
+    records_emitted: int = 0
+    chunks_emitted: int = 0
+    bytes_emitted: int = 0
+    rejected_by_rule: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "records_read": self.records_read,
+            "records_valid": self.records_valid,
+            "records_rejected": self.records_rejected,
+            "records_filtered": self.records_filtered,
+            "records_deduplicated": self.records_deduplicated,
+            "records_emitted": self.records_emitted,
+            "chunks_emitted": self.chunks_emitted,
+            "bytes_emitted": self.bytes_emitted,
+            "rejected_by_rule": dict(self.rejected_by_rule),
+        }
+
+
+@dataclass(frozen=True)
+class PreflightReport:
+    """Result of ``check()``: what a sync would send, without sending anything."""
+
+    total: int
+    valid: int
+    rejected: int
+    filtered: int
+    deduplicated: int
+    to_send: int
+    chunks: int
+    body_bytes: int
+    rejected_by_rule: dict[str, int]
+    sample_rejects: list[dict[str, Any]]
+    """Up to five ``{"position", "reasons"}`` entries, for logs."""
+    rejects_path: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "total": self.total,
+            "valid": self.valid,
+            "rejected": self.rejected,
+            "filtered": self.filtered,
+            "deduplicated": self.deduplicated,
+            "to_send": self.to_send,
+            "chunks": self.chunks,
+            "body_bytes": self.body_bytes,
+            "rejected_by_rule": dict(self.rejected_by_rule),
+            "sample_rejects": list(self.sample_rejects),
+            "rejects_path": self.rejects_path,
+        }
+
+
+class _RejectsWriter:
+    """JSON Lines file of rejected records, rewritten from scratch on every pass."""
+
+    def __init__(self, path: Any) -> None:
+        if hasattr(path, "open") and not isinstance(path, str):
+            with contextlib.suppress(Exception):  # object stores have no directories
+                path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = path.open("wb")
+        else:
+            self._file = fsspec.open(os.fspath(path), "wb", auto_mkdir=True).open()
+        self._encode = _REJECTS_ENCODER.encode
+
+    def write(self, position: int, raw: Any, violations: list[Violation]) -> None:
+        line = {
+            "position": position,
+            "record": raw,
+            "reasons": [v.as_dict() for v in violations],
+        }
+        try:
+            data = self._encode(line)
+        except (TypeError, ValueError, OverflowError):
+            line["record"] = repr(raw)
+            data = self._encode(line)
+        self._file.write(data + b"\n")
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class RecordPipeline:
+    """Turn a record source into validated, serialised, deterministic chunks for one resource.
+
+    See ``docs/records.md`` for the user-facing description of every parameter.
+    """
+
+    def __init__(
+        self,
+        resource: str,
+        records: Iterable[Mapping[str, Any]] | None = None,
+        source: Any = None,
+        source_format: str | None = None,
+        field_map: Mapping[str, str] | None = None,
+        keep_unmapped: bool = True,
+        transform: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None,
+        on_invalid: str = "fail",
+        rejects_path: Any = None,
+        batch_size: int = MAX_BATCH_SIZE,
+        max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
+        dedupe: bool = False,
+        csv_delimiter: str = ",",
+        encoding: str = "utf-8",
+        list_delimiter: str = ",",
+        coerce: bool | None = None,
+    ) -> None:
+        self.resource = get_resource(resource)
+        self.rules = get_rules(resource)
+        if (records is None) == (source is None):
+            raise ValueError("Give exactly one of records= or source=")
+        if on_invalid not in ("fail", "skip"):
+            raise ValueError(f"on_invalid must be 'fail' or 'skip', got {on_invalid!r}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int):
+            raise ValueError(f"batch_size must be an integer, got {batch_size!r}")
+        if not 1 <= batch_size <= MAX_BATCH_SIZE:
+            raise ValueError(f"batch_size must be between 1 and {MAX_BATCH_SIZE}, got {batch_size}")
+        prefix, suffix = self.resource.envelope_prefix_suffix()
+        self._overhead = len(prefix) + len(suffix)
+        if max_batch_bytes <= self._overhead + 2:
+            raise ValueError(f"max_batch_bytes={max_batch_bytes} cannot hold a single record")
+        if dedupe and not self.resource.identity_fields:
+            raise ValueError(
+                f"dedupe=True needs an identity key, and {resource!r} has none "
+                "(every event is a separate occurrence)"
+            )
+        if transform is not None and not callable(transform):
+            raise TypeError("transform must be a callable taking and returning a dict")
+        if records is not None:
+            self._source: FileSource | MemorySource = MemorySource(records)
+        else:
+            self._source = FileSource(source, source_format, encoding, csv_delimiter)
+        self.source_format = source_format
+        self.field_map = dict(field_map) if field_map else None
+        self.keep_unmapped = keep_unmapped
+        self.transform = transform
+        self.on_invalid = on_invalid
+        self.rejects_path = rejects_path
+        self.batch_size = batch_size
+        self.max_batch_bytes = max_batch_bytes
+        self.dedupe = dedupe
+        self.csv_delimiter = csv_delimiter
+        self.encoding = encoding
+        self.list_delimiter = list_delimiter
+        self.coerce = self._source.strings_only if coerce is None else bool(coerce)
+
+        self._mapper = compile_field_map(self.field_map, keep_unmapped)
+        self._coercer = compile_coercer(self.rules.fields, list_delimiter) if self.coerce else None
+        self._validate = compile_validator(self.rules)
+        self._dedupe_index: dict[Any, int] | None = None
+        self._checked_total: int | None = None
+        self.stats = PipelineStats()
+
+    # -- public API ---------------------------------------------------------------------------
+
+    @property
+    def total_hint(self) -> int | None:
+        """Number of source records if known: len() of an in-memory sequence, or after check()."""
+        if self._checked_total is not None:
+            return self._checked_total
+        if isinstance(self._source, MemorySource):
+            return self._source.total_hint
+        return None
+
+    def fingerprint(self) -> str:
+        """Stable digest of the input's identity and every parameter that shapes the chunks.
+
+        ``on_invalid`` and ``rejects_path`` are left out on purpose: they change what happens to
+        invalid records, not positions or chunk boundaries, so a run that failed with "fail" can be
+        resumed with "skip".
+        """
+        h = new_hash()
+        h.update(FINGERPRINT_VERSION.encode() + b"\n")
+        kind = "records" if isinstance(self._source, MemorySource) else "files"
+        h.update(f"{self.resource.name}\n{kind}\n".encode())
+        self._source.update_fingerprint(h)
+        transform = self.transform
+        params = {
+            "source_format": self.source_format,
+            "field_map": self.field_map,
+            "keep_unmapped": self.keep_unmapped,
+            "transform": None
+            if transform is None
+            else f"{getattr(transform, '__module__', '')}:"
+            f"{getattr(transform, '__qualname__', type(transform).__qualname__)}",
+            "batch_size": self.batch_size,
+            "max_batch_bytes": self.max_batch_bytes,
+            "dedupe": self.dedupe,
+            "csv_delimiter": self.csv_delimiter,
+            "encoding": self.encoding,
+            "list_delimiter": self.list_delimiter,
+            "coerce": self.coerce,
+        }
+        h.update(json.dumps(params, sort_keys=True).encode())
+        return h.hexdigest()
+
+    def check(self) -> PreflightReport:
+        """Full pass without HTTP: validate everything, count what would be sent.
+
+        With ``on_invalid="fail"`` raises InvalidRecordError at the first invalid record; with
+        "skip" writes the rejects file (if ``rejects_path``) and reports the counts.
+        """
+        samples: list[dict[str, Any]] = []
+        chunks = 0
+        body_bytes = 0
+        for chunk in self._run(0, samples):
+            chunks += 1
+            body_bytes += self._overhead + sum(map(len, chunk.payloads)) + len(chunk) - 1
+        s = self.stats
+        self._checked_total = s.records_read
+        return PreflightReport(
+            total=s.records_read,
+            valid=s.records_valid,
+            rejected=s.records_rejected,
+            filtered=s.records_filtered,
+            deduplicated=s.records_deduplicated,
+            to_send=s.records_emitted,
+            chunks=chunks,
+            body_bytes=body_bytes,
+            rejected_by_rule=dict(s.rejected_by_rule),
+            sample_rejects=samples,
+            rejects_path=None if self.rejects_path is None else str(self.rejects_path),
+        )
+
+    def chunks(self, start: int = 0) -> Iterator[Chunk]:
+        """Chunks of records at positions >= ``start`` (a resume passes its cursor).
+
+        Earlier positions are still read and validated, so counts and the rejects file are
+        complete on every pass.
+        """
+        if isinstance(start, bool) or not isinstance(start, int) or start < 0:
+            raise ValueError(f"start must be a non-negative integer, got {start!r}")
+        return self._run(start, None)
+
+    # -- the pass -----------------------------------------------------------------------------
+
+    def _prepare(self, raw: Any) -> tuple[Any, bytes] | list[Violation] | object:
+        """One source record -> (record, payload), violations, or _FILTERED."""
+        if type(raw) is Unreadable:
+            return [Violation(RECORD_FIELD, raw.rule, raw.message)]
+        rec = raw
+        if type(rec) is not dict:
+            if not isinstance(rec, Mapping):
+                return [_not_an_object(rec)]
+            rec = dict(rec)
+        if self._coercer is not None:
+            rec = {k: v for k, v in rec.items() if v is not None and v != ""}
+        if self._mapper is not None:
+            rec = self._mapper(rec)
+        if self._coercer is not None:
+            rec = self._coercer(rec)
+        if self.transform is not None:
+            rec = self.transform(dict(rec) if rec is raw else rec)
+            if rec is None:
+                return _FILTERED
+            if type(rec) is not dict:
+                if not isinstance(rec, Mapping):
+                    return [_not_an_object(rec, "transform returned")]
+                rec = dict(rec)
+        errors = self._validate(rec)
+        if errors:
+            return errors
+        try:
+            payload = _ENCODER.encode(rec)
+        except (TypeError, ValueError, OverflowError) as exc:
+            return [Violation(RECORD_FIELD, "not_serializable", f"not JSON serialisable: {exc}")]
+        if b"null" in payload or b"NaN" in payload or b"Infinity" in payload:
+            where = find_non_finite(rec)
+            if where is not None:
+                return [Violation(where, "finite_number", "NaN and infinity are not valid JSON")]
+        if self._overhead + len(payload) > self.max_batch_bytes:
+            return [
+                Violation(
+                    RECORD_FIELD,
+                    "max_bytes",
+                    f"record is {len(payload)} bytes serialised; a request body may hold at "
+                    f"most {self.max_batch_bytes}",
+                )
+            ]
+        return rec, payload
+
+    def _identity(self, rec: Mapping[str, Any]) -> Any:
+        for name in self.resource.identity_fields:
+            value = rec.get(name)
+            if value is None or value == "":
+                continue
+            if name == "email" and isinstance(value, str):
+                value = value.strip().lower()
+            try:
+                hash(value)
+            except TypeError:
+                value = repr(value)
+            return (name, value)
+        return None
+
+    def _build_dedupe_index(self) -> dict[Any, int]:
+        """Pre-pass: last position of each identity key among valid records (memory ~ keys)."""
+        if self._dedupe_index is None:
+            index: dict[Any, int] = {}
+            fail = self.on_invalid == "fail"
+            for pos, raw in enumerate(self._source):
+                out = self._prepare(raw)
+                if type(out) is tuple:
+                    key = self._identity(out[0])
+                    if key is not None:
+                        index[key] = pos
+                elif fail and type(out) is list:
+                    raise InvalidRecordError(pos, out, _original(raw))
+            self._dedupe_index = index
+        return self._dedupe_index
+
+    def _run(self, start: int, samples: list[dict[str, Any]] | None) -> Iterator[Chunk]:
+        stats = PipelineStats()
+        self.stats = stats
+        last_pos = self._build_dedupe_index() if self.dedupe else None
+        fail = self.on_invalid == "fail"
+        rejects = (
+            _RejectsWriter(self.rejects_path)
+            if not fail and self.rejects_path is not None
+            else None
+        )
+        by_rule = stats.rejected_by_rule
+        prepare = self._prepare
+        identity = self._identity
+        batch_size = self.batch_size
+        cap = self.max_batch_bytes
+        overhead = self._overhead
+        payloads: list[bytes] = []
+        size = overhead
+        chunk_start = 0
+        read = valid = rejected = filtered = deduped = emitted = nchunks = nbytes = 0
+
+        def sync() -> None:
+            stats.records_read = read
+            stats.records_valid = valid
+            stats.records_rejected = rejected
+            stats.records_filtered = filtered
+            stats.records_deduplicated = deduped
+            stats.records_emitted = emitted
+            stats.chunks_emitted = nchunks
+            stats.bytes_emitted = nbytes
+
+        try:
+            for pos, raw in enumerate(self._source):
+                read += 1
+                out = prepare(raw)
+                if type(out) is not tuple:
+                    if out is _FILTERED:
+                        filtered += 1
+                        continue
+                    if fail:
+                        sync()
+                        raise InvalidRecordError(pos, out, _original(raw))  # type: ignore[arg-type]
+                    rejected += 1
+                    for v in out:  # type: ignore[union-attr]
+                        by_rule[v.rule] = by_rule.get(v.rule, 0) + 1
+                    if rejects is not None:
+                        rejects.write(pos, _original(raw), out)  # type: ignore[arg-type]
+                    if samples is not None and len(samples) < _SAMPLE_REJECTS:
+                        samples.append(
+                            {"position": pos, "reasons": [v.as_dict() for v in out]}  # type: ignore[union-attr]
+                        )
+                    continue
+                valid += 1
+                rec, payload = out
+                if last_pos is not None:
+                    key = identity(rec)
+                    if key is not None and last_pos.get(key, pos) != pos:
+                        deduped += 1
+                        continue
+                if pos < start:
+                    continue
+                n = len(payload)
+                if payloads and (len(payloads) >= batch_size or size + n + 1 > cap):
+                    emitted += len(payloads)
+                    nchunks += 1
+                    nbytes += size
+                    chunk = Chunk(chunk_start, pos, payloads)
+                    payloads = []
+                    size = overhead
+                    sync()
+                    yield chunk
+                if not payloads:
+                    chunk_start = pos
+                    size += n
+                else:
+                    size += n + 1
+                payloads.append(payload)
+            if payloads:
+                emitted += len(payloads)
+                nchunks += 1
+                nbytes += size
+                sync()
+                yield Chunk(chunk_start, read, payloads)
+            sync()
+        finally:
+            if rejects is not None:
+                rejects.close()
+
+
+def _original(raw: Any) -> Any:
+    return raw.raw if type(raw) is Unreadable else raw
+
+
+def _not_an_object(value: Any, what: str = "record is") -> Violation:
+    return Violation(
+        RECORD_FIELD, "not_an_object", f"{what} a {type(value).__name__}, not an object"
+    )

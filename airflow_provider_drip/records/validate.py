@@ -1,0 +1,250 @@
+"""The validator engine: compiles a ``rules.ResourceRules`` table into one fast check per record.
+
+The rules are data (``airflow_provider_drip/rules.py``); this module is the mechanism. Each field
+spec becomes a small closure, picked once per type, so validating a record costs one dict lookup
+and one type test per present field, and nothing for fields the table does not know.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from airflow_provider_drip import rules as R
+from airflow_provider_drip.records.errors import Violation
+
+Check = Callable[[Any, str], "list[Violation] | None"]
+"""A compiled field check: (value, field path) -> violations or None."""
+
+# Deliberately loose: one "@", no spaces, a dot in the domain. Drip does the real check.
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+").fullmatch
+_URL = re.compile(r"https?://[^\s/?#]+[^\s]*", re.IGNORECASE).fullmatch
+_SMS = re.compile(r"\+1\d{10}").fullmatch
+_fromisoformat = datetime.fromisoformat
+
+
+def _typename(value: Any) -> str:
+    return type(value).__name__
+
+
+def _is_number(value: Any) -> bool:
+    t = type(value)
+    return t is int or t is float or (t is not bool and isinstance(value, (int, float, Decimal)))
+
+
+def _finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, Decimal):
+        return value.is_finite()
+    return True
+
+
+def _type_error(path: str, expected: str, value: Any) -> list[Violation]:
+    return [Violation(path, "type", f"expected {expected}, got {_typename(value)}")]
+
+
+def _compile_scalar(spec: R.Field) -> Check:
+    t = spec.type
+    enum = frozenset(spec.enum) if spec.enum else None
+    enum_text = ", ".join(spec.enum) if spec.enum else ""
+    maximum = spec.max_exclusive
+
+    if t == R.STRING:
+        if enum is None:
+
+            def check(v: Any, path: str) -> list[Violation] | None:
+                return None if isinstance(v, str) else _type_error(path, "string", v)
+
+            return check
+
+        def check_enum(v: Any, path: str) -> list[Violation] | None:
+            if not isinstance(v, str):
+                return _type_error(path, "string", v)
+            if v not in enum:
+                return [Violation(path, "enum", f"{v!r} is not one of: {enum_text}")]
+            return None
+
+        return check_enum
+
+    if t == R.ID:
+
+        def check_id(v: Any, path: str) -> list[Violation] | None:
+            if isinstance(v, str) or (type(v) is not bool and isinstance(v, int)):
+                return None
+            return _type_error(path, "string or integer id", v)
+
+        return check_id
+
+    if t in (R.NUMBER, R.INTEGER):
+        integer = t == R.INTEGER
+
+        def check_number(v: Any, path: str) -> list[Violation] | None:
+            if not _is_number(v):
+                return _type_error(path, t, v)
+            if not _finite(v):
+                return [Violation(path, "finite_number", f"{v} is not a finite number")]
+            if integer and type(v) is not int and v != int(v):
+                return [Violation(path, "type", f"expected integer, got {v}")]
+            if maximum is not None and v >= maximum:
+                return [Violation(path, "range", f"{v} must be less than {maximum:,.0f}")]
+            return None
+
+        return check_number
+
+    if t == R.BOOLEAN:
+
+        def check_bool(v: Any, path: str) -> list[Violation] | None:
+            return None if v is True or v is False else _type_error(path, "boolean", v)
+
+        return check_bool
+
+    if t == R.DATETIME:
+
+        def check_datetime(v: Any, path: str) -> list[Violation] | None:
+            if isinstance(v, str):
+                try:
+                    _fromisoformat(v)
+                except ValueError:
+                    return [Violation(path, "datetime_format", f"{v!r} is not ISO-8601")]
+                return None
+            if isinstance(v, date):  # datetime is a date; pendulum's types subclass both
+                return None
+            return _type_error(path, "ISO-8601 datetime string", v)
+
+        return check_datetime
+
+    patterns = {
+        R.EMAIL: (_EMAIL, "email_format", "is not a valid email address"),
+        R.URL: (_URL, "url_format", "is not an absolute http(s) URL"),
+        R.SMS_NUMBER: (_SMS, "sms_format", "is not a US mobile number in E.164 (+1XXXXXXXXXX)"),
+    }
+    if t in patterns:
+        match, rule, text = patterns[t]
+
+        def check_pattern(v: Any, path: str) -> list[Violation] | None:
+            if not isinstance(v, str):
+                return _type_error(path, "string", v)
+            if match(v) is None:
+                return [Violation(path, rule, f"{v!r} {text}")]
+            return None
+
+        return check_pattern
+
+    if t == R.LIST_OF_STRINGS:
+
+        def check_list(v: Any, path: str) -> list[Violation] | None:
+            if isinstance(v, str):  # Drip takes a single tag as a plain string too
+                return None
+            if not isinstance(v, (list, tuple)):
+                return _type_error(path, "list of strings", v)
+            for i, item in enumerate(v):
+                if not isinstance(item, str):
+                    return _type_error(f"{path}[{i}]", "string", item)
+            return None
+
+        return check_list
+
+    raise ValueError(f"no scalar check for type {t!r}")
+
+
+def compile_fields(
+    fields: Mapping[str, R.Field], one_of: tuple[tuple[str, ...], ...] = ()
+) -> Callable[[Mapping[str, Any], str], list[Violation] | None]:
+    """Compile a field table into ``check(mapping, path_prefix) -> violations | None``."""
+    checks: dict[str, Check] = {name: _compile_field(spec) for name, spec in fields.items()}
+    required = tuple(name for name, spec in fields.items() if spec.required)
+    groups = tuple((g, "|".join(g), " or ".join(g)) for g in one_of)
+
+    def check(rec: Mapping[str, Any], prefix: str) -> list[Violation] | None:
+        out: list[Violation] | None = None
+        for name in required:
+            v = rec.get(name)
+            if v is None or v == "":
+                out = out or []
+                out.append(Violation(prefix + name, "required", f"{name} is required"))
+        for group, label, text in groups:
+            for name in group:
+                v = rec.get(name)
+                if v is not None and v != "":
+                    break
+            else:
+                out = out or []
+                out.append(
+                    Violation(prefix + label, "one_of_required", f"one of {text} is required")
+                )
+        for name, v in rec.items():
+            chk = checks.get(name)
+            if chk is not None and v is not None:
+                errs = chk(v, prefix + name)
+                if errs:
+                    out = out or []
+                    out.extend(errs)
+        return out
+
+    return check
+
+
+def _compile_field(spec: R.Field) -> Check:
+    if spec.type == R.OBJECT:
+        inner = compile_fields(spec.fields) if spec.fields else None
+
+        def check_object(v: Any, path: str) -> list[Violation] | None:
+            if not isinstance(v, Mapping):
+                return _type_error(path, "object", v)
+            return inner(v, path + ".") if inner is not None else None
+
+        return check_object
+
+    if spec.type == R.ITEMS:
+        item_check = compile_fields(spec.fields or {})
+
+        def check_items(v: Any, path: str) -> list[Violation] | None:
+            if not isinstance(v, (list, tuple)):
+                return _type_error(path, "array of objects", v)
+            out: list[Violation] = []
+            for i, item in enumerate(v):
+                if not isinstance(item, Mapping):
+                    out.extend(_type_error(f"{path}[{i}]", "object", item))
+                    continue
+                errs = item_check(item, f"{path}[{i}].")
+                if errs:
+                    out.extend(errs)
+            return out or None
+
+        return check_items
+
+    return _compile_scalar(spec)
+
+
+def compile_validator(
+    rules: R.ResourceRules,
+) -> Callable[[Mapping[str, Any]], list[Violation] | None]:
+    """One function checking a whole record of ``rules.resource``."""
+    check = compile_fields(rules.fields, rules.one_of)
+
+    def validate(rec: Mapping[str, Any]) -> list[Violation] | None:
+        return check(rec, "")
+
+    return validate
+
+
+def find_non_finite(value: Any, path: str = "") -> str | None:
+    """Path of the first NaN/infinity anywhere in ``value`` (JSON cannot carry them)."""
+    if isinstance(value, (float, Decimal)):
+        return None if _finite(value) else (path or "<record>")
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            found = find_non_finite(v, f"{path}.{k}" if path else str(k))
+            if found is not None:
+                return found
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for i, v in enumerate(value):
+            found = find_non_finite(v, f"{path}[{i}]")
+            if found is not None:
+                return found
+    return None
