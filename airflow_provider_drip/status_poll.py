@@ -130,7 +130,8 @@ class PollRound:
         if probe_window is not None and probe_window < 1:
             raise ValueError("probe_window must be at least 1 or None")
         self._pending = list(pending)
-        self._chunk_size = chunk_size
+        # never check more ids at once than the waiting run that ends the round
+        self._chunk_size = min(chunk_size, probe_window or chunk_size)
         self._window = probe_window
         self._next = 0
         self._waiting_run = 0
@@ -254,3 +255,24 @@ def decode_progress(request_ids: Sequence[str], stored: Any) -> set[str]:
     if len(bits) != (len(request_ids) + 7) // 8:
         return set()
     return {rid for index, rid in enumerate(request_ids) if bits[index >> 3] >> (index & 7) & 1}
+
+
+def terminal_error_message(
+    tracker: StatusTracker, *, conn_id: str, account_id: str, status_path: str
+) -> str | None:
+    """Why waiting must stop for good (failed ids and/or 404s), or None to keep waiting."""
+    summary = tracker.summary()
+    messages = []
+    if tracker.failed:
+        messages.append(failure_message(summary))
+    if tracker.not_found:
+        messages.append(
+            not_found_message(
+                tracker.not_found,
+                any_found=bool(summary["completed"] or tracker.last_seen),
+                conn_id=conn_id,
+                account_id=account_id,
+                status_path=status_path,
+            )
+        )
+    return "\n".join(messages) or None

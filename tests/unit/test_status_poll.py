@@ -102,6 +102,13 @@ def test_poll_round_terminal_answer_resets_the_waiting_run():
     assert not rnd.stopped_early
 
 
+def test_poll_round_chunks_are_never_larger_than_the_window():
+    rnd = PollRound([f"r{i}" for i in range(20)], chunk_size=8, probe_window=3)
+    assert rnd.next_chunk() == ["r0", "r1", "r2"]
+    rnd.observe_results([status("r", "queued")] * 3)
+    assert rnd.next_chunk() == []
+
+
 def test_poll_round_without_window_checks_everything_and_counts_errors_as_waiting():
     rnd = PollRound(["a", "b", "c"], chunk_size=2, probe_window=None)
     assert rnd.next_chunk() == ["a", "b"]

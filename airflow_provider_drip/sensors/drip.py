@@ -1,0 +1,248 @@
+"""DripRequestStatusSensor: wait until Drip has processed the v3 batches a task sent.
+
+Put it after a ``DripShopperActivityOperator`` (``request_ids=orders.output``) so downstream tasks
+only run once Drip has processed the data. Three ways to wait, all with the same outcome and the
+same messages: ``mode="poke"`` (holds a worker slot), ``mode="reschedule"`` (frees the slot
+between pokes) and ``deferrable=True`` (waits on the triggerer with
+:class:`~airflow_provider_drip.triggers.drip.DripRequestStatusTrigger`).
+
+Progress between pokes: ids already seen ``completed`` are saved in ``context["task_state_store"]``
+(Airflow 3.3) as a compact bitmap, so a reschedule-mode poke, a retry or a deferral checks only
+the ids still pending. Without a task state store the sensor keeps progress in memory (enough in
+poke mode) and otherwise re-checks, logging a warning once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
+from airflow.sdk.exceptions import AirflowFailException
+
+from airflow_provider_drip.exceptions import DripError, DripRateLimitError
+from airflow_provider_drip.hooks.drip import DripHook
+from airflow_provider_drip.models import RequestStatus
+from airflow_provider_drip.request_ids import normalise_request_ids
+from airflow_provider_drip.status_poll import (
+    PollRound,
+    StatusTracker,
+    decode_progress,
+    encode_progress,
+    failure_message,
+    fingerprint,
+    progress_line,
+    terminal_error_message,
+)
+from airflow_provider_drip.triggers.drip import DripRequestStatusTrigger
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+PROGRESS_KEY = "drip_request_status_progress"
+"""``task_state_store`` key holding the completed-ids bitmap (see status_poll.encode_progress)."""
+
+
+class DripRequestStatusSensor(BaseSensorOperator):
+    """Wait until every Drip request id is ``completed``; fail as soon as any is ``failed``.
+
+    :param request_ids: (templated) a list of ids, an XComArg of one, or a
+        ``DripShopperActivityOperator`` summary dict (its ``request_ids`` key), e.g.
+        ``request_ids=orders.output``. Also a JSON / Python-literal string of those, or a mapped
+        operator's list of summaries. De-duplicated in order; an empty list succeeds at once.
+    :param drip_conn_id: the ``drip`` connection (default ``drip_default``).
+    :param deferrable: wait on the triggerer instead of a worker (default
+        ``[operators] default_deferrable``).
+    :param max_concurrency: status requests in flight at once.
+    :param probe_window: end a polling round after this many consecutive ids that are still
+        queued/processing (Drip works through requests in order, so the ids behind them are very
+        likely waiting too, and every check counts against the 3,600 requests/hour limit).
+        ``None`` checks every pending id every round.
+
+    Returns (XCom) a summary: ``total``, ``completed``, ``failed``, ``pending`` (``queued`` +
+    ``processing`` + ``other`` status + ``unchecked``) and ``failed_requests``
+    (``[{"request_id", "errors"}]``). A failed id fails the task with
+    ``AirflowFailException`` (no retries: Drip will not change its mind); so do unknown ids / a
+    missing status endpoint (404), with a hint at the connection extra ``request_status_path``.
+    """
+
+    template_fields: Sequence[str] = ("request_ids",)
+    ui_color = "#e8f4fd"
+
+    def __init__(
+        self,
+        *,
+        request_ids: Any,
+        drip_conn_id: str = DripHook.default_conn_name,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        max_concurrency: int = 8,
+        probe_window: int | None = 16,
+        poke_interval: timedelta | float = 60,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(poke_interval=poke_interval, **kwargs)
+        if max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
+        if probe_window is not None and probe_window < 1:
+            raise ValueError("probe_window must be at least 1 or None")
+        self.request_ids = request_ids
+        self.drip_conn_id = drip_conn_id
+        self.deferrable = deferrable
+        self.max_concurrency = max_concurrency
+        self.probe_window = probe_window
+        self._tracker: StatusTracker | None = None
+        self._saved_completed = -1
+
+    @cached_property
+    def hook(self) -> DripHook:
+        hook = DripHook(drip_conn_id=self.drip_conn_id)
+        hook.pool_maxsize = max(hook.pool_maxsize, self.max_concurrency)
+        return hook
+
+    # ------------------------------------------------------------------ execution paths
+
+    def execute(self, context: Context) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        tracker = self._load_tracker(context)
+        if tracker.done:
+            return self._succeed(tracker)
+        pending = tracker.pending_ids()
+        self.log.info(
+            "Deferring: waiting on the triggerer for %d pending Drip request id(s) of %d",
+            len(pending),
+            len(tracker.request_ids),
+        )
+        self.defer(
+            trigger=DripRequestStatusTrigger(
+                drip_conn_id=self.drip_conn_id,
+                request_ids=pending,
+                poll_interval=self.poke_interval,
+                already_completed=len(tracker.completed),
+                max_concurrency=self.max_concurrency,
+                probe_window=self.probe_window,
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout),
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        """Turn the trigger's event into the summary (success) or a task failure."""
+        if not event:
+            raise DripError("DripRequestStatusTrigger ended without an event")
+        status = event.get("status")
+        summary = event.get("summary") or {}
+        if status == "success":
+            self.log.info("All Drip requests completed: %s", progress_line(summary))
+            return summary
+        if status == "failed":
+            raise AirflowFailException(str(event.get("message") or failure_message(summary)))
+        message = str(event.get("message") or f"DripRequestStatusTrigger event: {event!r}")
+        if event.get("retryable"):
+            raise DripError(message)
+        raise AirflowFailException(message)
+
+    def poke(self, context: Context) -> bool | PokeReturnValue:
+        tracker = self._load_tracker(context)
+        if tracker.done:
+            return PokeReturnValue(is_done=True, xcom_value=self._succeed(tracker))
+        checks_before = tracker.checks
+        try:
+            self._poll_round(tracker)
+        finally:
+            self._save_progress(context, tracker)
+        self._raise_on_terminal_errors(tracker)
+        summary = tracker.summary()
+        self.log.info(
+            "Drip request status: %s; %d status check(s) this poke",
+            progress_line(summary),
+            tracker.checks - checks_before,
+        )
+        if tracker.done:
+            return PokeReturnValue(is_done=True, xcom_value=summary)
+        return False
+
+    # ------------------------------------------------------------------ helpers
+
+    def _succeed(self, tracker: StatusTracker) -> dict[str, Any]:
+        summary = tracker.summary()
+        if not tracker.request_ids:
+            self.log.info("No Drip request ids to wait for; nothing to do")
+        else:
+            self.log.info("All Drip requests completed: %s", progress_line(summary))
+        return summary
+
+    def _load_tracker(self, context: Context) -> StatusTracker:
+        """The tracker for the rendered ids, with progress from memory or the task state store."""
+        ids = normalise_request_ids(self.request_ids)
+        if self._tracker is not None and self._tracker.request_ids == ids:
+            return self._tracker
+        tracker = StatusTracker(ids)
+        store = context.get("task_state_store")
+        if store is None:
+            self.log.warning(
+                "task_state_store is not available (Airflow < 3.3?): progress is kept in memory "
+                "only, so a reschedule-mode poke or a retry re-checks every pending id"
+            )
+        elif ids:
+            tracker.completed = decode_progress(ids, store.get(PROGRESS_KEY))
+            if tracker.completed:
+                self.log.info(
+                    "Resuming: %d of %d Drip request id(s) already seen completed",
+                    len(tracker.completed),
+                    len(ids),
+                )
+        self._saved_completed = len(tracker.completed)
+        self._tracker = tracker
+        self.log.info(
+            "Waiting for %d Drip request id(s) (set %s) on connection %r",
+            len(ids),
+            fingerprint(ids)[:8],
+            self.drip_conn_id,
+        )
+        return tracker
+
+    def _save_progress(self, context: Context, tracker: StatusTracker) -> None:
+        store = context.get("task_state_store")
+        if store is None or len(tracker.completed) == self._saved_completed:
+            return
+        store.set(PROGRESS_KEY, encode_progress(tracker.request_ids, tracker.completed))
+        self._saved_completed = len(tracker.completed)
+
+    def _poll_round(self, tracker: StatusTracker) -> None:
+        """Check pending ids in order, a few at a time, until the round ends or Drip pushes back."""
+        hook = self.hook
+        hook.settings  # noqa: B018 - resolve the connection once, before threads share the hook
+        rnd = PollRound(tracker.pending_ids(), self.max_concurrency, self.probe_window)
+        with ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="drip-status") as pool:
+            while chunk := rnd.next_chunk():
+                results = list(pool.map(self._fetch, chunk))
+                error = tracker.record_results(chunk, results)
+                rnd.observe_results(results)
+                if isinstance(error, DripRateLimitError):
+                    self.log.warning(
+                        "Drip rate limited status checks (%s); trying again next poke", error
+                    )
+                    return
+                if error is not None:
+                    raise error
+
+    def _fetch(self, request_id: str) -> RequestStatus | BaseException:
+        try:
+            return self.hook.get_request_status(request_id)
+        except Exception as err:  # handed back to record_results, in order
+            return err
+
+    def _raise_on_terminal_errors(self, tracker: StatusTracker) -> None:
+        settings = self.hook.settings
+        message = terminal_error_message(
+            tracker,
+            conn_id=settings.conn_id,
+            account_id=settings.account_id,
+            status_path=settings.request_status_path,
+        )
+        if message is not None:
+            raise AirflowFailException(message)
