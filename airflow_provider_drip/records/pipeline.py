@@ -329,50 +329,66 @@ class RecordPipeline:
 
     # -- the pass -----------------------------------------------------------------------------
 
-    def _prepare(self, raw: Any) -> tuple[Any, bytes] | list[Violation] | object:
-        """One source record -> (record, payload), violations, or _FILTERED."""
-        if type(raw) is Unreadable:
-            return [Violation(RECORD_FIELD, raw.rule, raw.message)]
-        rec = raw
-        if type(rec) is not dict:
-            if not isinstance(rec, Mapping):
-                return [_not_an_object(rec)]
-            rec = dict(rec)
-        if self._coercer is not None:
-            rec = {k: v for k, v in rec.items() if v is not None and v != ""}
-        if self._mapper is not None:
-            rec = self._mapper(rec)
-        if self._coercer is not None:
-            rec = self._coercer(rec)
-        if self.transform is not None:
-            rec = self.transform(dict(rec) if rec is raw else rec)
-            if rec is None:
-                return _FILTERED
+    def _make_prepare(self) -> Callable[[Any], Any]:
+        """Build the per-record step as a closure over locals (the hot path of every pass)."""
+        coercer = self._coercer
+        mapper = self._mapper
+        transform = self.transform
+        validate = self._validate
+        encode = _ENCODER.encode
+        room = self.max_batch_bytes - self._overhead
+        max_batch_bytes = self.max_batch_bytes
+
+        def prepare(raw: Any) -> tuple[Any, bytes] | list[Violation] | object:
+            """One source record -> (record, payload), violations, or _FILTERED."""
+            rec = raw
             if type(rec) is not dict:
+                if type(raw) is Unreadable:
+                    return [Violation(RECORD_FIELD, raw.rule, raw.message)]
                 if not isinstance(rec, Mapping):
-                    return [_not_an_object(rec, "transform returned")]
+                    return [_not_an_object(rec)]
                 rec = dict(rec)
-        errors = self._validate(rec)
-        if errors:
-            return errors
-        try:
-            payload = _ENCODER.encode(rec)
-        except (TypeError, ValueError, OverflowError) as exc:
-            return [Violation(RECORD_FIELD, "not_serializable", f"not JSON serialisable: {exc}")]
-        if b"null" in payload or b"NaN" in payload or b"Infinity" in payload:
-            where = find_non_finite(rec)
-            if where is not None:
-                return [Violation(where, "finite_number", "NaN and infinity are not valid JSON")]
-        if self._overhead + len(payload) > self.max_batch_bytes:
-            return [
-                Violation(
-                    RECORD_FIELD,
-                    "max_bytes",
-                    f"record is {len(payload)} bytes serialised; a request body may hold at "
-                    f"most {self.max_batch_bytes}",
-                )
-            ]
-        return rec, payload
+            if coercer is not None:
+                rec = {k: v for k, v in rec.items() if v is not None and v != ""}
+            if mapper is not None:
+                rec = mapper(rec)
+            if coercer is not None:
+                rec = coercer(rec)
+            if transform is not None:
+                rec = transform(dict(rec) if rec is raw else rec)
+                if rec is None:
+                    return _FILTERED
+                if type(rec) is not dict:
+                    if not isinstance(rec, Mapping):
+                        return [_not_an_object(rec, "transform returned")]
+                    rec = dict(rec)
+            errors = validate(rec)
+            if errors:
+                return errors
+            try:
+                payload = encode(rec)
+            except (TypeError, ValueError, OverflowError) as exc:
+                return [
+                    Violation(RECORD_FIELD, "not_serializable", f"not JSON serialisable: {exc}")
+                ]
+            if b"null" in payload or b"NaN" in payload or b"Infinity" in payload:
+                where = find_non_finite(rec)
+                if where is not None:
+                    return [
+                        Violation(where, "finite_number", "NaN and infinity are not valid JSON")
+                    ]
+            if len(payload) > room:
+                return [
+                    Violation(
+                        RECORD_FIELD,
+                        "max_bytes",
+                        f"record is {len(payload)} bytes serialised; a request body may hold at "
+                        f"most {max_batch_bytes}",
+                    )
+                ]
+            return rec, payload
+
+        return prepare
 
     def _identity(self, rec: Mapping[str, Any]) -> Any:
         for name in self.resource.identity_fields:
@@ -393,8 +409,9 @@ class RecordPipeline:
         if self._dedupe_index is None:
             index: dict[Any, int] = {}
             fail = self.on_invalid == "fail"
+            prepare = self._make_prepare()
             for pos, raw in enumerate(self._source):
-                out = self._prepare(raw)
+                out = prepare(raw)
                 if type(out) is tuple:
                     key = self._identity(out[0])
                     if key is not None:
@@ -415,7 +432,7 @@ class RecordPipeline:
             else None
         )
         by_rule = stats.rejected_by_rule
-        prepare = self._prepare
+        prepare = self._make_prepare()
         identity = self._identity
         batch_size = self.batch_size
         cap = self.max_batch_bytes

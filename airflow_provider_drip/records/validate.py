@@ -84,6 +84,11 @@ def _compile_scalar(spec: R.Field) -> Check:
         integer = t == R.INTEGER
 
         def check_number(v: Any, path: str) -> list[Violation] | None:
+            tv = type(v)
+            if (tv is int or (tv is float and not integer and v - v == 0.0)) and (
+                maximum is None or v < maximum
+            ):
+                return None
             if not _is_number(v):
                 return _type_error(path, t, v)
             if not _finite(v):
@@ -138,6 +143,12 @@ def _compile_scalar(spec: R.Field) -> Check:
     if t == R.LIST_OF_STRINGS:
 
         def check_list(v: Any, path: str) -> list[Violation] | None:
+            if type(v) is list:
+                for item in v:
+                    if type(item) is not str:
+                        break
+                else:
+                    return None
             if isinstance(v, str):  # Drip takes a single tag as a plain string too
                 return None
             if not isinstance(v, (list, tuple)):
@@ -157,11 +168,23 @@ def compile_fields(
 ) -> Callable[[Mapping[str, Any], str], list[Violation] | None]:
     """Compile a field table into ``check(mapping, path_prefix) -> violations | None``."""
     checks: dict[str, Check] = {name: _compile_field(spec) for name, spec in fields.items()}
+    # Exact types that need no further look (a str for a plain string field...): one set lookup.
+    fast = {name: ok for name, spec in fields.items() if (ok := _always_valid_types(spec))}
     required = tuple(name for name, spec in fields.items() if spec.required)
     groups = tuple((g, "|".join(g), " or ".join(g)) for g in one_of)
 
     def check(rec: Mapping[str, Any], prefix: str) -> list[Violation] | None:
         out: list[Violation] | None = None
+        for name, v in rec.items():
+            ok = fast.get(name)
+            if ok is not None and type(v) in ok:
+                continue
+            chk = checks.get(name)
+            if chk is not None and v is not None:
+                errs = chk(v, prefix + name)
+                if errs:
+                    out = out or []
+                    out.extend(errs)
         for name in required:
             v = rec.get(name)
             if v is None or v == "":
@@ -177,16 +200,27 @@ def compile_fields(
                 out.append(
                     Violation(prefix + label, "one_of_required", f"one of {text} is required")
                 )
-        for name, v in rec.items():
-            chk = checks.get(name)
-            if chk is not None and v is not None:
-                errs = chk(v, prefix + name)
-                if errs:
-                    out = out or []
-                    out.extend(errs)
         return out
 
     return check
+
+
+def _always_valid_types(spec: R.Field) -> frozenset[type] | None:
+    """Python types that satisfy ``spec`` whatever their value (the validator's fast path)."""
+    if spec.enum is not None or spec.max_exclusive is not None:
+        return None
+    t = spec.type
+    if t == R.STRING:
+        return frozenset({str})
+    if t == R.ID:
+        return frozenset({str, int})
+    if t == R.BOOLEAN:
+        return frozenset({bool})
+    if t in (R.NUMBER, R.INTEGER):
+        return frozenset({int})
+    if t == R.OBJECT and not spec.fields:
+        return frozenset({dict})
+    return None
 
 
 def _compile_field(spec: R.Field) -> Check:
