@@ -15,6 +15,7 @@ from typing import Any, BinaryIO
 
 _WS = re.compile(r"[ \t\n\r]*")
 _CHUNK = 1 << 16
+_TOKEN_TAIL = 16
 
 
 class JSONArrayError(ValueError):
@@ -71,7 +72,9 @@ def iter_json_array(stream: BinaryIO, encoding: str = "utf-8", name: str = "") -
             try:
                 value, end = raw_decode(buf, pos)
             except json.JSONDecodeError as exc:
-                cut = exc.pos >= len(buf) - 1 or exc.msg.startswith("Unterminated string")
+                # Cut by the buffer's end: the error sits on the last (partial) token, whose
+                # start is at most a few characters back ("nul", "-", "1e"), or in a string.
+                cut = exc.pos >= len(buf) - _TOKEN_TAIL or exc.msg.startswith("Unterminated")
                 if cut and not eof:
                     fill()
                     continue
@@ -92,4 +95,6 @@ def iter_json_array(stream: BinaryIO, encoding: str = "utf-8", name: str = "") -
             if next_char() == "":
                 return
             raise JSONArrayError(f"unexpected data after the JSON array{where}")
+        if c == "":
+            raise JSONArrayError(f"unterminated JSON array{where} after element {index - 1}")
         raise JSONArrayError(f"expected ',' or ']' after element {index - 1}{where}")
