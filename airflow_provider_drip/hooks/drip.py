@@ -197,9 +197,11 @@ class DripHook(BaseHook):
         self.close()
 
     def __repr__(self) -> str:
-        settings = self._settings or self.__dict__.get("settings")
-        where = f", base_url={settings.base_url!r}, account_id={settings.account_id!r}"
-        return f"DripHook(drip_conn_id={self.drip_conn_id!r}{where if settings else ''})"
+        settings = self._settings or self.__dict__.get("settings")  # never loads the connection
+        where = ""
+        if settings is not None:
+            where = f", base_url={settings.base_url!r}, account_id={settings.account_id!r}"
+        return f"DripHook(drip_conn_id={self.drip_conn_id!r}{where})"
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
