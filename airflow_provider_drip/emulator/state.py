@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from airflow_provider_drip.emulator.config import EmulatorConfig
+from airflow_provider_drip.emulator.people import People
 from airflow_provider_drip.resources import RESOURCES
 
 MAX_BATCH_SIZES_KEPT = 100_000
@@ -102,9 +103,7 @@ class EmulatorState:
         self.id_block_starts: list[int] = []
         self.next_id = 0
         self.polls: Counter[int] = Counter()
-        self.profiles: dict[str, dict[str, Any]] = {}
-        self.by_email: dict[str, str] = {}
-        self.by_visitor: dict[str, str] = {}
+        self.people = People(config.record_cap)
 
     def reset(self, keep_config: bool = False) -> None:
         with self.lock:
@@ -209,12 +208,12 @@ class EmulatorState:
             room = self.config.record_cap - len(stats.stored)
             if room > 0:
                 stats.stored.extend(canonical[:room])
-            if resource == "subscribers":
-                for rec in records:
-                    self._upsert_profile(rec, None)
-            elif resource == "unsubscribes":
-                for rec in records:
-                    self._upsert_profile(rec, "unsubscribed")
+            if resource in ("subscribers", "unsubscribes"):
+                status = "unsubscribed" if resource == "unsubscribes" else None
+                created_at = _utc_now_iso()
+                self.people.cap = self.config.record_cap
+                for rec, canon in zip(records, canonical, strict=True):
+                    self.people.note(rec, canon, status, created_at)
             if not RESOURCES[resource].returns_request_ids:
                 return []
             start = self.next_id
@@ -262,69 +261,15 @@ class EmulatorState:
             return {"request_id": request_id, "status": status, "errors": list(errors or [])}
 
     # ----------------------------------------------------------------- subscribers read-back
-    def _upsert_profile(self, rec: dict[str, Any], status: str | None) -> None:
-        email = rec.get("email")
-        key = None
-        if isinstance(email, str) and email:
-            key = self.by_email.get(email.lower())
-        elif rec.get("id") not in (None, ""):
-            key = str(rec["id"]) if str(rec["id"]) in self.profiles else None
-            if key is None:
-                return  # an unknown Drip id cannot create a person
-        elif rec.get("visitor_uuid"):
-            key = self.by_visitor.get(str(rec["visitor_uuid"]))
-        profile = self.profiles.get(key) if key else None
-        if profile is None:
-            if len(self.profiles) >= self.config.record_cap:
-                return
-            key = f"emu{len(self.profiles) + 1:017x}"
-            profile = {
-                "id": key,
-                "status": rec.get("initial_status") or "active",
-                "email": email,
-                "custom_fields": {},
-                "tags": [],
-                "created_at": _utc_now_iso(),
-                "href": f"{self.base_url}/v2/{self.config.account_id}/subscribers/{key}",
-                "links": {"account": self.config.account_id},
-            }
-            self.profiles[key] = profile
-        for name, value in rec.items():
-            if name in ("id", "email", "new_email", "initial_status", "remove_tags", "tags"):
-                continue
-            if name == "custom_fields" and isinstance(value, dict):
-                profile["custom_fields"].update(value)
-            else:
-                profile[name] = value
-        tags = profile["tags"]
-        for tag in rec.get("tags") or []:
-            if tag not in tags:
-                tags.append(tag)
-        for tag in rec.get("remove_tags") or []:
-            if tag in tags:
-                tags.remove(tag)
-        if rec.get("new_email"):
-            self.by_email.pop(str(profile.get("email") or "").lower(), None)
-            profile["email"] = rec["new_email"]
-        if status:
-            profile["status"] = status
-        if profile.get("email"):
-            self.by_email[str(profile["email"]).lower()] = key  # type: ignore[assignment]
-        if profile.get("visitor_uuid"):
-            self.by_visitor[str(profile["visitor_uuid"])] = key  # type: ignore[assignment]
-
     def find_subscriber(self, id_or_email: str) -> dict[str, Any] | None:
         with self.lock:
-            key = (
-                self.by_email.get(id_or_email.lower())
-                or (id_or_email if id_or_email in self.profiles else None)
-                or self.by_visitor.get(id_or_email)
-            )
-            if key is None:
+            profile = self.people.find(id_or_email)
+            if profile is None:
                 return None
-            profile = self.profiles[key]
-            return {**profile, "custom_fields": dict(profile["custom_fields"]),
-                    "tags": list(profile["tags"])}  # fmt: skip
+            account = self.config.account_id
+            profile["href"] = f"{self.base_url}/v2/{account}/subscribers/{profile['id']}"
+            profile["links"] = {"account": account}
+            return profile
 
     # ----------------------------------------------------------------- inspection
     def stats(self) -> dict[str, Any]:
@@ -350,7 +295,7 @@ class EmulatorState:
                 "auth_schemes": dict(self.auth_schemes),
                 "rate_limit": self.rate_limit_info(now),
                 "request_ids_issued": self.next_id,
-                "subscribers_known": len(self.profiles),
+                "subscribers_known": len(self.people),
                 "uptime_seconds": round(now - self.started, 3),
             }
 

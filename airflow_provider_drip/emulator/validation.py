@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -101,6 +101,13 @@ class FieldRule:
 class Schema:
     fields: tuple[FieldRule, ...]
     one_of: tuple[tuple[str, ...], ...] = ()
+
+    by_name: dict[str, FieldRule] = field(init=False, repr=False)
+    required: tuple[str, ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "by_name", {rule.name: rule for rule in self.fields})
+        object.__setattr__(self, "required", tuple(r.name for r in self.fields if r.required))
 
 
 def _rule(name: str, spec: str | tuple[str, Schema]) -> FieldRule:
@@ -229,41 +236,53 @@ SCHEMAS: dict[str, Schema] = {
 """Keyed by the names of ``airflow_provider_drip.resources.RESOURCES``."""
 
 
-def _absent(value: Any) -> bool:
-    return value is None or value == ""
-
-
 def error(code: str, attribute: str, message: str) -> dict[str, str]:
     return {"code": code, "attribute": attribute, "message": message}
 
 
-def validate_record(rec: Any, sch: Schema, where: str, path: str = "") -> list[dict[str, str]]:
-    """Errors for one record; ``where`` names it (``carts[1]``) so messages point at the index."""
+def validate_record(
+    rec: Any, sch: Schema, key: str, index: int, path: str = ""
+) -> list[dict[str, str]]:
+    """Errors for record ``key[index]`` (messages name that index, e.g. ``carts[1]``).
+
+    Walks the record's own keys (usually a handful) rather than the whole field table and builds
+    message strings only for errors, which keeps a 1000-record batch to a few milliseconds.
+    Unknown keys pass: Drip accepts custom attributes on shopper activity.
+    """
     if not isinstance(rec, dict):
-        return [error("format_error", path.rstrip(".") or "base", f"{where} must be an object")]
+        return [
+            error("format_error", path.rstrip(".") or "base", f"{key}[{index}] must be an object")
+        ]
     errors: list[dict[str, str]] = []
-    for rule in sch.fields:
-        value = rec.get(rule.name)
-        attr = path + rule.name
-        if _absent(value):
-            if rule.required:
-                errors.append(error("presence_error", attr, f"{where}.{rule.name} is required"))
+    rules = sch.by_name
+    for name, value in rec.items():
+        rule = rules.get(name)
+        if rule is None or value is None or value == "":
             continue
         if not rule.check(value):
-            errors.append(error(rule.code, attr, f"{where}.{rule.name} {rule.problem}"))
-            continue
-        if rule.items is not None:
+            errors.append(
+                error(rule.code, path + name, f"{key}[{index}].{path}{name} {rule.problem}")
+            )
+        elif rule.items is not None:
             for j, item in enumerate(value):
-                errors.extend(
-                    validate_record(item, rule.items, f"{where}.{rule.name}[{j}]", f"{attr}[{j}].")
-                )
+                errors.extend(validate_record(item, rule.items, key, index, f"{path}{name}[{j}]."))
+    for name in sch.required:
+        value = rec.get(name)
+        if value is None or value == "":
+            errors.append(
+                error("presence_error", path + name, f"{key}[{index}].{path}{name} is required")
+            )
     for group in sch.one_of:
-        if all(_absent(rec.get(name)) for name in group):
+        for name in group:
+            value = rec.get(name)
+            if value is not None and value != "":
+                break
+        else:
             errors.append(
                 error(
                     "presence_error",
                     path + group[0],
-                    f"{where}: either {' or '.join(group)} must be included",
+                    f"{key}[{index}]: either {' or '.join(group)} must be included",
                 )
             )
     return errors
@@ -274,7 +293,7 @@ def validate_records(resource: str, key: str, records: list[Any]) -> list[dict[s
     sch = SCHEMAS[resource]
     errors: list[dict[str, str]] = []
     for i, rec in enumerate(records):
-        errors.extend(validate_record(rec, sch, f"{key}[{i}]"))
+        errors.extend(validate_record(rec, sch, key, i))
         if len(errors) >= MAX_ERRORS:
             return errors[:MAX_ERRORS]
     return errors
