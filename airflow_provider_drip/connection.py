@@ -37,12 +37,16 @@ def is_loopback_host(host: str | None) -> bool:
 
 def normalise_base_url(host: str | None, conn_id: str) -> str:
     """Validate the connection's host into a base URL: https, or http only on loopback."""
-    raw = (host or "").strip().rstrip("/")
+    raw = (host or "").strip()
     if not raw:
         return DEFAULT_BASE_URL
     if "://" not in raw:
         raw = f"https://{raw}"
     parts = urlsplit(raw)
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a non-numeric or out-of-range port
+    except ValueError:
+        parts = parts._replace(netloc="")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise DripConfigError(
             f"Connection {conn_id!r}: host {host!r} is not a valid API base URL "

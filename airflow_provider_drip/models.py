@@ -46,7 +46,7 @@ class BatchResponse:
     rate_limit_reset_at: datetime | None = None
     """From ``X-RateLimit-Reset`` when present."""
     attempts: int = 1
-    """HTTP attempts made (1 = first try succeeded)."""
+    """HTTP attempts made, not counting 429 answers (1 = first try succeeded)."""
     rate_limit_waited_s: float = 0.0
     """Seconds the hook slept on 429s before this batch was accepted."""
     elapsed_s: float = 0.0

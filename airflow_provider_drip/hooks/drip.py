@@ -551,6 +551,7 @@ class DripHook(BaseHook):
                 )
                 self._sleep(wait)
                 waited += wait
+                attempts -= 1  # a 429 is not an attempt: Drip did not consider the batch
                 continue
             if status in RETRYABLE_STATUSES:
                 cause = f"HTTP {status}"
