@@ -22,8 +22,9 @@ _NOT_COPIED = frozenset(
 class People:
     def __init__(self, cap: int) -> None:
         self.cap = cap
-        self.profiles: dict[str, dict[str, Any]] = {}
-        self.pending: dict[str, list[tuple[bytes, str | None]]] = {}
+        self.profiles: dict[str, dict[str, Any] | None] = {}
+        """Merged profiles; None until the person's first merge (saves memory for bulk loads)."""
+        self.pending: dict[str, list[tuple[bytes, str | None, str]]] = {}
         self.by_email: dict[str, str] = {}
         self.by_visitor: dict[str, str] = {}
 
@@ -47,21 +48,24 @@ class People:
             if len(self.profiles) >= self.cap:
                 return
             key = f"emu{len(self.profiles) + 1:017x}"
-            self.profiles[key] = {"id": key, "status": rec.get("initial_status") or "active",
-                                  "email": email, "custom_fields": {}, "tags": [],
-                                  "created_at": now}  # fmt: skip
+            self.profiles[key] = None
             self.pending[key] = []
             if email:
                 self.by_email[email.lower()] = key  # type: ignore[union-attr]
         pending = self.pending[key]
-        pending.append((canonical, status))
+        pending.append((canonical, status, now))
         if rec.get("new_email") or rec.get("visitor_uuid") or len(pending) > _FOLD_AFTER:
             self._fold(key)  # identity changes must reach the indexes now
 
     def _fold(self, key: str) -> dict[str, Any]:
         profile = self.profiles[key]
-        for canonical, status in self.pending[key]:
+        for canonical, status, created_at in self.pending[key]:
             rec = _decode(canonical)
+            if profile is None:
+                profile = {"id": key, "status": rec.get("initial_status") or "active",
+                           "email": rec.get("email"), "custom_fields": {}, "tags": [],
+                           "created_at": created_at}  # fmt: skip
+                self.profiles[key] = profile
             for name, value in rec.items():
                 if name not in _NOT_COPIED:
                     profile[name] = value
@@ -83,6 +87,7 @@ class People:
             if status:
                 profile["status"] = status
         self.pending[key] = []
+        assert profile is not None  # a person exists only once a record named them
         return profile
 
     def find(self, id_or_email: str) -> dict[str, Any] | None:
