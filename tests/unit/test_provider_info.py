@@ -1,0 +1,115 @@
+"""Airflow discovers the provider: entry point, schema-valid metadata, CLI listing.
+
+The schema test only loads ``get_provider_info``; it does not import the operator, sensor and
+trigger modules the metadata names.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import airflow
+import jsonschema
+import pytest
+
+from airflow_provider_drip.version import __version__
+
+CLI_BUDGET_S = 60
+
+
+def _provider_entry_point():
+    matches = [
+        ep
+        for ep in entry_points(group="apache_airflow_provider")
+        if ep.name == "provider_info" and ep.value.startswith("airflow_provider_drip")
+    ]
+    assert len(matches) == 1, matches
+    return matches[0]
+
+
+@pytest.fixture(scope="module")
+def provider_info() -> dict:
+    return _provider_entry_point().load()()
+
+
+def test_entry_point_belongs_to_the_distribution():
+    ep = _provider_entry_point()
+    assert ep.value == "airflow_provider_drip:get_provider_info"
+    assert ep.dist is not None and ep.dist.metadata["Name"] == "airflow-provider-drip"
+    assert ep.dist.version == __version__
+
+
+def test_valid_against_airflows_schema(provider_info):
+    schema_path = Path(airflow.__file__).parent / "provider_info.schema.json"
+    schema = json.loads(schema_path.read_text())
+    jsonschema.validate(provider_info, schema)
+    assert provider_info["package-name"] == "airflow-provider-drip"
+    assert __version__ in provider_info["versions"]
+
+
+def test_connection_type_and_field_behaviour(provider_info):
+    (conn,) = provider_info["connection-types"]
+    assert conn["connection-type"] == "drip"
+    assert conn["hook-class-name"] == "airflow_provider_drip.hooks.drip.DripHook"
+    behaviour = conn["ui-field-behaviour"]
+    ui_schema = json.loads(
+        (Path(airflow.__file__).parent / "customized_form_field_behaviours.schema.json").read_text()
+    )
+    # Airflow converts the kebab-case keys before validating (providers_manager).
+    jsonschema.validate(
+        {
+            "hidden_fields": behaviour["hidden-fields"],
+            "relabeling": behaviour["relabeling"],
+            "placeholders": behaviour["placeholders"],
+        },
+        ui_schema,
+    )
+    json.loads(behaviour["placeholders"]["extra"])  # the extra placeholder is valid JSON
+
+
+def test_hook_matches_the_metadata(provider_info):
+    from airflow_provider_drip.hooks.drip import DripHook
+
+    (conn,) = provider_info["connection-types"]
+    assert DripHook.conn_type == conn["connection-type"]
+    assert DripHook.default_conn_name == "drip_default"
+    assert DripHook.conn_name_attr == "drip_conn_id"
+    assert "airflow_provider_drip.hooks.drip" in provider_info["hooks"][0]["python-modules"]
+
+
+def _cli(args: list[str], home: Path) -> str:
+    env = {**os.environ, "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+    env.pop("PYTEST_CURRENT_TEST", None)
+    airflow_bin = Path(sys.executable).with_name("airflow")
+    done = subprocess.run(
+        [str(airflow_bin), *args, "--output", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=CLI_BUDGET_S,
+        check=True,
+    )
+    return done.stdout
+
+
+def test_cli_lists_provider_and_connection_type(tmp_path):
+    started = time.monotonic()
+    try:
+        providers = json.loads(_cli(["providers", "list"], tmp_path))
+        hooks = json.loads(_cli(["providers", "hooks"], tmp_path))
+    except subprocess.TimeoutExpired:
+        pytest.skip(f"airflow CLI took more than {CLI_BUDGET_S}s")
+    assert time.monotonic() - started < 2 * CLI_BUDGET_S
+    ours = [p for p in providers if p["package_name"] == "airflow-provider-drip"]
+    assert ours and ours[0]["version"] == __version__
+    (drip,) = [h for h in hooks if h["connection_type"] == "drip"]
+    assert drip["class"] == "airflow_provider_drip.hooks.drip.DripHook"
+    assert drip["conn_id_attribute_name"] == "drip_conn_id"
+    assert drip["package_name"] == "airflow-provider-drip"
+    assert drip["hook_name"] == "Drip"
