@@ -1,0 +1,155 @@
+"""Benchmark 1: pipeline throughput (records/s) against a naive script and the server's ceiling.
+
+All figures include the emulator's own work (it runs in a separate process, rate limit off), so
+the naive script can be beaten by at most ceiling/naive. Targets (issue #7): provider ≥ 1.5x the
+naive baseline and ≥ 0.5 of the ceiling. Rows are measured interleaved, ``--rounds`` times; the
+table shows the best round of each (all samples are in the JSON).
+
+    python -m bench.throughput [--records 200000] [--rounds 2] [--no-airflow]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bench.common import Timer, emulator, log, table, write_result
+from bench.data import CSV_FIELD_MAP, CSV_LIST_DELIMITER, csv_file, jsonl_file
+from bench.runners import ceiling_bodies, run_ceiling, run_naive, run_provider
+
+TARGET_VS_NAIVE = 1.5
+TARGET_VS_CEILING = 0.5
+
+
+def _switch_interval(seconds: float, fn: Callable[[], Any]) -> Callable[[], Any]:
+    def run() -> Any:
+        old = sys.getswitchinterval()
+        sys.setswitchinterval(seconds)
+        try:
+            return fn()
+        finally:
+            sys.setswitchinterval(old)
+
+    return run
+
+
+def measure(records: int, rounds: int, with_airflow: bool) -> dict[str, Any]:
+    jsonl, csv = jsonl_file(records), csv_file(records)
+    csv_opts: dict[str, Any] = {"field_map": CSV_FIELD_MAP, "list_delimiter": CSV_LIST_DELIMITER}
+    samples: dict[str, list[float]] = {}
+    notes: dict[str, str] = {}
+    with emulator() as handle:
+        bodies = ceiling_bodies(jsonl)
+        run_provider(handle, jsonl_file(2000))  # warm-up: imports Airflow, untimed
+        run_naive(handle, jsonl_file(2000))
+        jsonl_skip = lambda: run_provider(handle, jsonl, on_invalid="skip")  # noqa: E731
+        cases: list[tuple[str, str, Callable[[], Any]]] = [
+            ("ceiling", "pre-serialised bodies, one keep-alive connection",
+             lambda: run_ceiling(handle, bodies)),
+            ("naive jsonl", "list + json.dumps + requests.post per 1000, no session",
+             lambda: run_naive(handle, jsonl)),
+            ("provider jsonl (on_invalid=fail, default)", "validates all first, then sends",
+             lambda: run_provider(handle, jsonl)),
+            ("provider jsonl (on_invalid=skip)", "one streaming pass", jsonl_skip),
+            ("provider jsonl (skip) + 1 ms GIL switch interval",
+             "diagnostic: the fix for the GIL convoy", _switch_interval(0.001, jsonl_skip)),
+            ("naive csv", "DictReader into a list, reshaped by hand",
+             lambda: run_naive(handle, csv)),
+            ("provider csv (on_invalid=skip)", "field_map + coercion",
+             lambda: run_provider(handle, csv, on_invalid="skip", **csv_opts)),
+        ]  # fmt: skip
+        for round_no in range(rounds):
+            for name, note, fn in cases:
+                handle.control.reset(keep_config=True)
+                with Timer() as t:
+                    fn()
+                stats = handle.stats()
+                if stats["records_accepted"] != records:
+                    raise RuntimeError(f"{name}: emulator accepted {stats['records_accepted']}")
+                samples.setdefault(name, []).append(t.seconds)
+                notes[name] = note
+                log(f"round {round_no + 1} {name}: {t.seconds:.2f}s")
+        if with_airflow:
+            samples.update(_in_task(handle, jsonl, notes))
+    return {"samples": samples, "notes": notes}
+
+
+def _in_task(handle: Any, jsonl: Any, notes: dict[str, str]) -> dict[str, list[float]]:
+    """The operator inside a real task (``airflow dags test``), timed by its summary."""
+    from bench.airflow import airflow_env, dags_test_summary
+
+    out: dict[str, list[float]] = {}
+    extra = {
+        "AIRFLOW_CONN_DRIP_DEFAULT": handle.airflow_conn_json(),
+        "DRIP_BENCH_SOURCE": str(jsonl),
+    }
+    with airflow_env(extra) as env:
+        for name, tune, note in (
+            ("in Airflow task: operator (on_invalid=skip)", "",
+             "airflow dags test, summary duration_s"),
+            ("in Airflow task: + 1 ms switch interval + gc.freeze()", "switch+gcfreeze",
+             "diagnostic via pre_execute"),
+        ):  # fmt: skip
+            handle.control.reset(keep_config=True)
+            started = time.perf_counter()
+            summary = dags_test_summary(
+                env, "drip_bench_throughput", DRIP_BENCH_ON_INVALID="skip", DRIP_BENCH_TUNE=tune
+            )
+            log(
+                f"{name}: {summary['duration_s']}s (dags test {time.perf_counter() - started:.0f}s)"
+            )
+            if summary["records_sent"] != handle.stats()["records_accepted"]:
+                raise RuntimeError(f"{name}: summary and emulator disagree")
+            out[name] = [float(summary["duration_s"])]
+            notes[name] = note
+    return out
+
+
+def report(records: int, measured: dict[str, Any]) -> dict[str, Any]:
+    samples, notes = measured["samples"], measured["notes"]
+    best = {name: min(values) for name, values in samples.items()}
+    rate = {name: records / s for name, s in best.items()}
+    ceiling, naive = rate["ceiling"], rate["naive jsonl"]
+    rows, results = [], []
+    for name, r in rate.items():
+        base = rate["naive csv"] if "csv" in name else naive
+        vs_naive, vs_ceiling = r / base, r / ceiling
+        is_provider = "provider" in name or "Airflow" in name
+        meets = is_provider and vs_naive >= TARGET_VS_NAIVE and vs_ceiling >= TARGET_VS_CEILING
+        rows.append([name, best[name], round(r), f"{vs_naive:.2f}x", f"{vs_ceiling:.2f}",
+                     meets if is_provider else None])  # fmt: skip
+        results.append({"case": name, "note": notes[name], "best_seconds": round(best[name], 3),
+                        "samples_s": [round(x, 3) for x in samples[name]],
+                        "records_per_s": round(r), "vs_naive": round(vs_naive, 3),
+                        "vs_ceiling": round(vs_ceiling, 3),
+                        "meets_targets": meets if is_provider else None})  # fmt: skip
+    text = table(["case", "seconds", "records/s", "x naive", "÷ ceiling", "targets met"], rows)
+    print(f"\nThroughput: {records:,} subscribers, emulator in its own process, rate limit off")
+    print(f"(max possible gain over naive = ceiling/naive = {ceiling / naive:.2f}x)\n")
+    print(text)
+    return {
+        "records": records,
+        "targets": {"vs_naive": TARGET_VS_NAIVE, "vs_ceiling": TARGET_VS_CEILING},
+        "max_gain_over_naive": round(ceiling / naive, 3),
+        "results": results,
+        "table_markdown": text,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.throughput")
+    parser.add_argument("--records", type=int, default=200_000)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--no-airflow", action="store_true", help="skip the in-task runs")
+    args = parser.parse_args(argv)
+    measured = measure(args.records, args.rounds, not args.no_airflow)
+    path = write_result("throughput", report(args.records, measured))
+    print(f"\nwrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
