@@ -17,7 +17,7 @@ import json
 import time
 from urllib.parse import urlsplit
 
-from airflow_provider_drip.emulator.testing import run_emulator_subprocess
+from airflow_provider_drip.emulator.runner import run_emulator_subprocess
 from airflow_provider_drip.resources import RESOURCES
 
 

@@ -147,6 +147,11 @@ class DripRequestHandler(BaseHTTPRequestHandler):
             if not (parts and parts[0] == "_emulator"):
                 state.note_response(reply.status, getattr(reply, "resource", None))
             self._send(reply.status, reply.body, reply.headers)
+        except Exception as err:  # an emulator bug: answer 500 rather than drop the socket
+            self.close_connection = True
+            bug = {"errors": [{"code": "emulator_error", "message": f"{type(err).__name__}"}]}
+            self._send(500, bug)
+            raise
 
     def do_GET(self) -> None:
         self._dispatch("GET")
