@@ -215,3 +215,33 @@ def test_duplicates_and_record_cap(drip_emulator):
     assert len(emu.control.records("subscribers")) == 3
     assert emu.control.records("subscribers", offset=1, limit=1) == [batch[1]]
     assert emu.control.stats()["resources"]["events"]["duplicates"] == 0
+
+
+def test_concurrent_clients_are_counted_exactly(drip_emulator):
+    from concurrent.futures import ThreadPoolExecutor
+
+    emu = drip_emulator
+    emu.control.configure(rate_limit=30, rate_window=60)
+
+    def client(worker):
+        with requests.Session() as session:
+            return [
+                send(
+                    emu,
+                    [{**CART, "cart_id": f"{worker}-{n}-{i}"} for i in range(50)],
+                    resource="cart",
+                    session=session,
+                )
+                for n in range(5)
+            ]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        responses = [r for batch in pool.map(client, range(8)) for r in batch]
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [202] * 30 + [429] * 10
+    ids = [i for r in responses if r.status_code == 202 for i in r.json()["request_ids"]]
+    assert len(ids) == len(set(ids)) == 1500
+    remaining = sorted(int(r.headers["X-RateLimit-Remaining"]) for r in responses)
+    assert remaining[10:] == list(range(30))  # each admitted request saw its own count
+    stats = emu.control.stats()["resources"]["cart"]
+    assert stats["records_accepted"] == 1500 and stats["duplicates"] == 0
