@@ -206,6 +206,7 @@ def classify_exception(err: BaseException) -> FailureKind:
             requests.exceptions.MissingSchema,
             requests.exceptions.InvalidHeader,
             requests.exceptions.URLRequired,
+            requests.exceptions.TooManyRedirects,
         ),
     ):
         return FailureKind.FATAL

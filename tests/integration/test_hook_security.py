@@ -103,6 +103,13 @@ def test_bearer_is_dropped_on_redirect_too(server, other_host, monkeypatch):
     assert other_host.requests[0].header("Authorization") is None
 
 
+def test_redirect_loop_fails_fast(server, hook):
+    server.default = Reply(302, headers={"Location": "/v2/accounts"})
+    with pytest.raises(DripError, match="TooManyRedirects"):
+        hook.list_accounts()
+    assert len(server.requests) == hook.max_redirects + 1  # not retried
+
+
 def test_authorization_is_not_a_session_header(hook):
     # Session headers would be copied into every request, whatever its host; the header is
     # added per request by an auth handler that requests drops on cross-host redirects.

@@ -185,6 +185,10 @@ class TestClassify:
     def test_bad_url_is_fatal(self):
         assert classify_exception(requests.exceptions.InvalidURL("x")) is FailureKind.FATAL
 
+    def test_redirect_loop_is_fatal(self):
+        err = requests.exceptions.TooManyRedirects("Exceeded 5 redirects.")
+        assert classify_exception(err) is FailureKind.FATAL
+
     def test_describe_names_the_cause(self):
         reason = u3.NewConnectionError(None, "Failed to establish a new connection: refused")
         text = describe_exception(_conn_error(reason))
