@@ -1,0 +1,182 @@
+"""``make demo``: run every example DAG in a real Airflow against the local Drip emulator.
+
+Steps: start the emulator on a free loopback port, create a throw-away ``AIRFLOW_HOME`` (SQLite,
+``airflow db migrate``), point ``AIRFLOW_CONN_DRIP_DEFAULT`` at the emulator, run each example
+DAG with ``airflow dags test``, then print what each task returned (its XCom summary, read from
+the metadata DB) and what the emulator received. Exits 1 if a DAG run failed or the emulator saw
+a refused batch (422) or a duplicate record; stops every process it started either way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from tests.e2e.airflow_env import (  # noqa: E402
+    EXAMPLE_DAGS,
+    AirflowEnv,
+    DagsTestResult,
+    Emulator,
+    HarnessError,
+)
+
+DEMO_DAGS = (
+    "drip_subscribers_nightly",
+    "drip_events_from_xcom",
+    "drip_shopper_orders",
+    "drip_products_mapped",
+    "drip_unsubscribes",
+)
+
+
+def describe_value(value: Any) -> str:
+    """One line for a task's return value: the Drip summary's key numbers, or its shape."""
+    if isinstance(value, dict) and "records_sent" in value:
+        parts = [
+            f"sent {value['records_sent']}",
+            f"rejected {value.get('records_rejected', 0)}",
+            f"batches {value.get('batches_sent', 0)}",
+        ]
+        if value.get("dry_run"):
+            parts = [
+                "dry run",
+                f"would send {value.get('records_to_send', 0)}",
+                f"in {value.get('batches_planned', 0)} batch(es)",
+            ]
+        if value.get("request_ids"):
+            parts.append(f"request ids {len(value['request_ids'])}")
+        if value.get("rate_limit_waits"):
+            parts.append(f"rate-limit waits {value['rate_limit_waits']}")
+        if value.get("rejects_path") and value.get("records_rejected"):
+            parts.append(f"rejects -> {value['rejects_path']}")
+        return ", ".join(parts)
+    if isinstance(value, dict) and {"total", "completed"} <= value.keys():
+        return (
+            f"Drip processed {value['completed']}/{value['total']} request(s), "
+            f"failed {value.get('failed', 0)}, pending {value.get('pending', 0)}"
+        )
+    if isinstance(value, list):
+        return f"returned a list of {len(value)} item(s)"
+    if value is None:
+        return "no return value"
+    return f"returned {json.dumps(value, default=str)[:80]}"
+
+
+def print_run(env: AirflowEnv, dag_id: str, run_id: str | None, seconds: float) -> bool:
+    state = env.run_state(dag_id, run_id) if run_id else None
+    mark = "ok  " if state == "success" else "FAIL"
+    print(f"\n[{mark}] {dag_id}: {state or 'no run'} in {seconds:.1f}s")
+    if not run_id:
+        return False
+    returns = env.xcom_returns(dag_id, run_id)
+    for ti in env.task_instances(dag_id, run_id):
+        key = (ti["task_id"], ti["map_index"])
+        name = ti["task_id"] + (f"[{ti['map_index']}]" if ti["map_index"] >= 0 else "")
+        print(f"       {name:<28} {ti['state']:<8} {describe_value(returns.get(key))}")
+    return state == "success"
+
+
+def print_emulator(stats: dict[str, Any]) -> bool:
+    print("\nWhat the Drip emulator received")
+    print(f"  {'resource':<14}{'requests':>9}{'records':>9}{'refused(422)':>14}{'duplicates':>12}")
+    for name, res in stats["resources"].items():
+        if not (res["requests_accepted"] or res["requests_rejected"]):
+            continue
+        print(
+            f"  {name:<14}{res['requests_accepted']:>9}{res['records_accepted']:>9}"
+            f"{res['requests_rejected']:>14}{res['duplicates']:>12}"
+        )
+    errors = stats["errors"]
+    print(
+        f"  total: {stats['records_accepted']} record(s) in "
+        f"{stats['batch_requests_admitted']} batch request(s); 429s {errors['429']}, "
+        f"422s {errors['422']}, 401s {errors['401']}, 5xx {errors['5xx']}, "
+        f"status checks {stats['requests_total'] - stats['batch_requests_admitted']}"
+    )
+    return errors["422"] == 0 and stats["duplicates"] == 0 and errors["401"] == 0
+
+
+def print_rejects(rejects_dir: Path) -> None:
+    for path in sorted(rejects_dir.glob("*")):
+        lines = path.read_text().splitlines()
+        print(f"\nRejects file {path.name}: {len(lines)} record(s) set aside")
+        for line in lines:
+            entry = json.loads(line)
+            reasons = "; ".join(r.get("message", str(r)) for r in entry.get("reasons", []))
+            print(f"  row {entry.get('position')}: {reasons}")
+
+
+def run_demo(workdir: Path, dag_ids: list[str]) -> bool:
+    started = time.monotonic()
+    rejects_dir = workdir / "rejects"
+    print(f"Demo workspace: {workdir}")
+    with Emulator(log_path=workdir / "emulator.log") as emulator:
+        print(f"Drip emulator listening on {emulator.url}")
+        env = AirflowEnv(
+            workdir / "airflow",
+            EXAMPLE_DAGS,
+            extra_env={
+                "AIRFLOW_CONN_DRIP_DEFAULT": emulator.connection_json(),
+                "DRIP_EXAMPLE_REJECTS_URI": f"file://{rejects_dir}",
+            },
+        )
+        try:
+            print("Preparing a temporary Airflow (SQLite): airflow db migrate ...")
+            env.migrate()
+            print(f"Running: airflow dags test <dag_id>, for {len(dag_ids)} example DAG(s)")
+            failures: list[str] = []
+
+            def report(result: DagsTestResult) -> None:
+                run_id = env.latest_run_id(result.dag_id)
+                if not print_run(env, result.dag_id, run_id, result.seconds) or result.returncode:
+                    failures.append(result.dag_id)
+                    print(f"       exit code {result.returncode}; output tail:")
+                    print(result.output[-3000:])
+
+            results = env.dags_test_many(dag_ids, timeout=900, on_result=report)
+            for dag_id, result in results.items():
+                if result.returncode == -1 and dag_id not in failures:
+                    report(result)
+            ok = not failures
+            ok = print_emulator(emulator.stats()) and ok
+            print_rejects(rejects_dir)
+        finally:
+            env.stop()
+    verdict = "all example DAGs succeeded" if ok else "FAILED (see above)"
+    print(f"\nDemo {verdict} in {time.monotonic() - started:.0f}s")
+    return ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("dag_ids", nargs="*", help=f"DAGs to run (default: {', '.join(DEMO_DAGS)})")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary workspace")
+    args = parser.parse_args(argv)
+    # SIGTERM (e.g. CI cancelling) unwinds through the finally blocks that stop our processes.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    workdir = Path(tempfile.mkdtemp(prefix="drip-demo-"))
+    ok = False
+    try:
+        ok = run_demo(workdir, args.dag_ids or list(DEMO_DAGS))
+    except HarnessError as err:
+        print(f"\nDemo could not run: {err}", file=sys.stderr)
+    finally:
+        if args.keep or not ok:
+            print(f"Workspace kept at {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
