@@ -267,28 +267,30 @@ def test_on_invalid_skip_writes_rejects_and_sends_the_rest(drip, tmp_path):
     assert summary["rejects_path"] == str(rejects)
 
 
-def test_a_batch_drip_rejects_fails_with_the_record_range(drip):
-    """If Drip refuses a batch our validation passed, the task names what was not sent."""
-    records = make_records("cart", 1500)
-    records[1200]["items"][0]["name"] = {"unexpected": "object"}
-    try:
-        operator_for("cart", records=records).execute(make_context())
-    except InvalidRecordError:
-        pytest.skip("client-side validation caught it first (the better outcome)")
-    except DripAPIError as err:
-        assert err.status == 422 and "1000-1499" in str(err)
+def test_a_batch_drip_refuses_fails_naming_what_was_not_sent(drip, monkeypatch):
+    conn = json.loads(drip.airflow_conn_json())
+    conn["login"] = "1234567"  # an account this token cannot write to
+    monkeypatch.setenv("AIRFLOW_CONN_DRIP_DEFAULT", json.dumps(conn))
+    with pytest.raises(DripAPIError) as err:
+        operator_for("subscribers", records=make_records("subscribers", 1500)).execute(
+            make_context()
+        )
+    assert err.value.status in (403, 404)
+    assert "records 0-999 of the input" in str(err.value)
+    assert "nothing from this batch was accepted" in str(err.value)
+    assert drip.control.stats()["records_accepted"] == 0
 
 
-def test_dry_run_sends_nothing_and_logs_a_token_free_sample(drip, caplog):
+def test_dry_run_sends_nothing_and_logs_a_token_free_sample(drip, capsys):
     records = make_records("subscribers", 2500)
-    caplog.set_level("INFO")
     summary = operator_for("subscribers", records=records, dry_run=True).execute(make_context())
     assert drip.control.stats()["requests_total"] == 0
     assert summary["dry_run"] is True
     assert summary["records_sent"] == 0 and summary["batches_planned"] == 3
     assert summary["records_to_send"] == 2500
-    assert "user0@example.com" in caplog.text
-    assert drip.token not in caplog.text
+    logged = capsys.readouterr().out
+    assert "Dry run: sample payload" in logged and "user0@example.com" in logged
+    assert drip.token not in logged
 
 
 def test_source_file_is_streamed_and_sent(drip, tmp_path):
