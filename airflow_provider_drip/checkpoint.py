@@ -23,7 +23,11 @@ class SyncCursor:
     """Source records consumed up to the end of the last accepted batch."""
     records_sent: int = 0
     batches_sent: int = 0
-    request_ids: list[str] = field(default_factory=list)
+    request_id_parts: int = 0
+    """v3 request ids are saved per batch under their own keys (``request_ids/<n>``), so the
+    cursor stays small (Airflow's state store values should stay under 64 KB)."""
+    total: int | None = None
+    """Records in the input, once a full validation pass has counted them."""
     rate_limit_waits: int = 0
     rate_limit_wait_s: float = 0.0
     deferrals: int = 0
@@ -52,9 +56,14 @@ class SyncCursor:
 
 
 class CheckpointStore(Protocol):
+    """The cursor under one key, plus named parts beside it (e.g. request ids per batch)."""
+
     def load(self) -> dict[str, Any] | None: ...
     def save(self, value: dict[str, Any]) -> None: ...
     def clear(self) -> None: ...
+    def load_part(self, name: str) -> Any: ...
+    def save_part(self, name: str, value: Any) -> None: ...
+    def clear_part(self, name: str) -> None: ...
 
 
 class TaskStateCheckpoint:
@@ -74,6 +83,15 @@ class TaskStateCheckpoint:
     def clear(self) -> None:
         self.store.delete(self.key)
 
+    def load_part(self, name: str) -> Any:
+        return self.store.get(f"{self.key}/{name}", None)
+
+    def save_part(self, name: str, value: Any) -> None:
+        self.store.set(f"{self.key}/{name}", value)
+
+    def clear_part(self, name: str) -> None:
+        self.store.delete(f"{self.key}/{name}")
+
 
 class MemoryCheckpoint:
     """In-process cursor: survives deferral resumes in one process only. Used in unit tests and
@@ -92,6 +110,15 @@ class MemoryCheckpoint:
 
     def clear(self) -> None:
         self._shared.pop(self.key, None)
+
+    def load_part(self, name: str) -> Any:
+        return self._shared.get(f"{self.key}/{name}")
+
+    def save_part(self, name: str, value: Any) -> None:
+        self._shared[f"{self.key}/{name}"] = value
+
+    def clear_part(self, name: str) -> None:
+        self._shared.pop(f"{self.key}/{name}", None)
 
 
 def checkpoint_for(context: Any, key: str) -> CheckpointStore:

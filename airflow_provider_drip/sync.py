@@ -108,6 +108,9 @@ class BatchSync:
         self.account_id = account_id
         self.log = logger or logging.getLogger(__name__)
         self._last_response: BatchResponse | None = None
+        self._request_ids: list[str] = []
+        """Request ids accepted in this try; earlier tries' are read back from the store."""
+        self._parts_at_start = 0
 
     # -- cursor ---------------------------------------------------------------------------
     def _load_cursor(self, fingerprint: str) -> SyncCursor:
@@ -143,7 +146,8 @@ class BatchSync:
         cursor = self._load_cursor(fingerprint)
         cursor.tries += 1
         cursor.retry_at = None
-        self._preflight()
+        self._parts_at_start = cursor.request_id_parts
+        self._preflight(cursor)
         if cursor.pending_ambiguous is not None:
             self._settle_pending_ambiguous(cursor)
         self._save(cursor)
@@ -151,7 +155,7 @@ class BatchSync:
         progress = ProgressTracker(
             resource=self.resource.name,
             batch_size=self.pipeline.batch_size,
-            total=self.pipeline.total_hint,
+            total=cursor.total if cursor.total is not None else self.pipeline.total_hint,
         )
         prefetcher = Prefetcher(
             self.pipeline.chunks(start=cursor.position), depth=self.options.prefetch_depth
@@ -181,15 +185,23 @@ class BatchSync:
         finally:
             prefetcher.close()
         summary = self._summary(cursor)
+        for part in range(cursor.request_id_parts):
+            self.checkpoint.clear_part(f"request_ids/{part}")
         self.checkpoint.clear()
         self.log.info("Drip %s sync finished: %s", self.resource.name, json.dumps(summary)[:2000])
         return SyncOutcome(summary=summary)
 
-    def _preflight(self) -> None:
-        """With ``on_invalid="fail"``, validate everything before the first request is sent."""
-        if self.pipeline.on_invalid == "fail":
-            report = self.pipeline.check()
-            self.log.info("Validated %s records ahead of sending: all valid", f"{report.total:,}")
+    def _preflight(self, cursor: SyncCursor) -> None:
+        """With ``on_invalid="fail"``, validate everything before the first request is sent.
+
+        A resumed run has the same input (same fingerprint), which an earlier try already
+        validated in full, so it does not pay for that pass again.
+        """
+        if self.pipeline.on_invalid != "fail" or cursor.total is not None:
+            return
+        report = self.pipeline.check()
+        cursor.total = report.total
+        self.log.info("Validated %s records ahead of sending: all valid", f"{report.total:,}")
 
     def _send(self, chunk: Any, cursor: SyncCursor) -> BatchResponse | datetime | None:
         """Post one chunk, honouring the ambiguity policy. Returns the response, the time to
@@ -237,7 +249,12 @@ class BatchSync:
         cursor.position = chunk.end
         cursor.records_sent += len(chunk)
         cursor.batches_sent += 1
-        cursor.request_ids.extend(response.request_ids)
+        if response.request_ids:
+            self.checkpoint.save_part(
+                f"request_ids/{cursor.request_id_parts}", list(response.request_ids)
+            )
+            cursor.request_id_parts += 1
+            self._request_ids.extend(response.request_ids)
         cursor.http_retries += max(0, response.attempts - 1)
         if response.rate_limit_waited_s > 0:
             cursor.rate_limit_waits += 1
@@ -371,7 +388,7 @@ class BatchSync:
             "records_filtered": stats.records_filtered,
             "records_deduplicated": stats.records_deduplicated,
             "batches_sent": cursor.batches_sent,
-            "request_ids": list(cursor.request_ids),
+            "request_ids": self._all_request_ids(),
             "dry_run": False,
             "rejects_path": self._rejects_path(),
             "rate_limit_waits": cursor.rate_limit_waits,
@@ -382,6 +399,12 @@ class BatchSync:
             "ambiguous_ranges": list(cursor.ambiguous_ranges),
             "duration_s": round(time.time() - cursor.started_at, 3),
         }
+
+    def _all_request_ids(self) -> list[str]:
+        earlier: list[str] = []
+        for part in range(self._parts_at_start):
+            earlier.extend(self.checkpoint.load_part(f"request_ids/{part}") or [])
+        return earlier + self._request_ids
 
     def _rejects_path(self) -> str | None:
         path = getattr(self.pipeline, "rejects_path", None)

@@ -173,6 +173,25 @@ def test_a_retry_after_server_failures_resumes_without_resending(drip):
     assert summary["tries"] == 2
 
 
+def test_request_ids_survive_a_retry_in_order_and_keep_the_cursor_small(drip):
+    drip.control.configure(fault_500_requests=[3, 4, 5, 6])
+    store = TaskStateStore()
+    records = make_records("order", 3000)
+    with pytest.raises(DripServerError):
+        operator_for("order", records=records).execute(make_context(store))
+    largest = max(len(json.dumps(value)) for value in store.data.values())
+    assert largest < 65_535, "every state store value fits Airflow's default limit"
+
+    drip.control.configure(fault_500_requests=[])
+    summary = operator_for("order", records=records).execute(make_context(store))
+
+    ids = summary["request_ids"]
+    assert len(ids) == 3000 and len(set(ids)) == 3000
+    counters = [int(rid.rsplit("-", 1)[1], 16) for rid in ids]
+    assert counters == sorted(counters)
+    assert store.data == {}, "cursor and request id parts are removed after success"
+
+
 def test_changed_input_does_not_reuse_a_stale_cursor(drip):
     store = TaskStateStore()
     drip.control.configure(fault_500_requests=[2, 3, 4, 5])

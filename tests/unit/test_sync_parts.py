@@ -100,11 +100,15 @@ def test_cursor_round_trips_through_task_state_store():
     store = FakeTaskStateStore()
     checkpoint = checkpoint_for({"task_state_store": store}, "drip-sync/events/abc")
     assert isinstance(checkpoint, TaskStateCheckpoint)
-    cursor = SyncCursor(fingerprint="abc", position=2000, records_sent=1990, request_ids=["r1"])
+    cursor = SyncCursor(fingerprint="abc", position=2000, records_sent=1990, request_id_parts=1)
     checkpoint.save(cursor.to_json())
+    checkpoint.save_part("request_ids/0", ["r1", "r2"])
     assert SyncCursor.from_json(checkpoint.load()) == cursor
+    assert checkpoint.load_part("request_ids/0") == ["r1", "r2"]
+    assert set(store.data) == {"drip-sync/events/abc", "drip-sync/events/abc/request_ids/0"}
+    checkpoint.clear_part("request_ids/0")
     checkpoint.clear()
-    assert checkpoint.load() is None
+    assert checkpoint.load() is None and store.data == {}
 
 
 def test_missing_state_store_falls_back_to_memory_with_warning(caplog):
