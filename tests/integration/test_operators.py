@@ -260,7 +260,7 @@ def test_on_invalid_fail_sends_nothing_and_names_record_field_rule(drip):
         operator_for("subscribers", records=records).execute(make_context())
     message = str(err.value)
     assert "1700" in message and "email" in message
-    assert drip.control.stats()["requests_total"] == 0
+    assert drip.control.stats()["batch_requests_admitted"] == 0
 
 
 def test_on_invalid_skip_writes_rejects_and_sends_the_rest(drip, tmp_path):
@@ -303,7 +303,8 @@ def test_a_batch_drip_refuses_fails_naming_what_was_not_sent(drip, monkeypatch):
 def test_dry_run_sends_nothing_and_logs_a_token_free_sample(drip, capsys):
     records = make_records("subscribers", 2500)
     summary = operator_for("subscribers", records=records, dry_run=True).execute(make_context())
-    assert drip.control.stats()["requests_total"] == 0
+    assert resource_stats(drip, "subscribers").get("requests_accepted", 0) == 0
+    assert drip.control.stats()["batch_requests_admitted"] == 0
     assert summary["dry_run"] is True
     assert summary["records_sent"] == 0 and summary["batches_planned"] == 3
     assert summary["records_to_send"] == 2500
