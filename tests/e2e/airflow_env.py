@@ -2,9 +2,9 @@
 
 Everything runs in a throw-away ``AIRFLOW_HOME`` (SQLite, LocalExecutor) so a test can start the
 actual scheduler, triggerer, DAG processor and API server, trigger a DAG from the CLI and watch
-task states in the metadata DB, then tear it all down. Every process we start carries a marker
-environment variable, so ``stop()`` can kill exactly our processes — including task processes
-that Airflow forked into their own sessions — and nothing else.
+task states in the metadata DB, then tear it all down. Every process we start runs in a new session
+and carries a marker environment variable, so ``stop()`` can kill exactly our processes —
+including task processes that Airflow moved into their own process groups — and nothing else.
 
 This module imports nothing from Airflow (it only drives the ``airflow`` CLI), so importing it
 never touches ``~/airflow``; the emulator's control client is the project's ``EmulatorControl``.
@@ -82,14 +82,35 @@ def _http_json(method: str, url: str, body: Any = None, timeout: float = 10.0) -
     return json.loads(raw) if raw.strip() else None
 
 
-def _pids_with_marker(marker: str) -> list[int]:
-    """Pids of live processes whose environment carries ``MARKER_VAR=marker``."""
+def _session_id(stat: str) -> int | None:
+    """Session id from the text of ``/proc/PID/stat`` (fields after the command's ``)``)."""
+    try:
+        return int(stat.rsplit(")", 1)[1].split()[3])
+    except (IndexError, ValueError):
+        return None
+
+
+def find_processes(marker: str, sessions: Iterable[int] = ()) -> list[int]:
+    """Pids of live processes we started: ``MARKER_VAR=marker`` in their environment, or a
+    session id in ``sessions``.
+
+    Both are needed: Airflow's task processes rename themselves with ``setproctitle``, which
+    overwrites the memory ``/proc/PID/environ`` shows, and they move to their own process group
+    (so ``killpg`` misses them) — but they stay in the session of the service that forked them.
+    """
     needle = f"{MARKER_VAR}={marker}".encode()
+    wanted = set(sessions)
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
+            stat = (entry / "stat").read_text()
+            if " Z " in stat.rsplit(")", 1)[-1][:3]:
+                continue  # a zombie: already dead, only waiting to be reaped
+            if _session_id(stat) in wanted:
+                found.append(int(entry.name))
+                continue
             environ = (entry / "environ").read_bytes()
         except OSError:
             continue
@@ -98,17 +119,18 @@ def _pids_with_marker(marker: str) -> list[int]:
     return found
 
 
-def kill_marked(marker: str, grace: float = 10.0) -> None:
-    """SIGTERM every process carrying ``marker``, then SIGKILL whatever is left after ``grace``."""
+def kill_processes(marker: str, sessions: Iterable[int] = (), grace: float = 10.0) -> None:
+    """SIGTERM every process ``find_processes`` names, then SIGKILL what is left after ``grace``."""
+    sessions = list(sessions)
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-        pids = _pids_with_marker(marker)
+        pids = find_processes(marker, sessions)
         if not pids:
             return
         for pid in pids:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, sig)
         deadline = time.monotonic() + wait
-        while time.monotonic() < deadline and _pids_with_marker(marker):
+        while time.monotonic() < deadline and find_processes(marker, sessions):
             time.sleep(0.2)
 
 
@@ -186,7 +208,7 @@ class Emulator:
         if self._control is not None:
             self._control.close()
         _stop_process_group(self.proc, grace=5.0)
-        kill_marked(self.marker, grace=2.0)
+        kill_processes(self.marker, [self.proc.pid], grace=2.0)
         if self.proc.stdout:
             self.proc.stdout.close()
         if self._log not in (None, subprocess.DEVNULL):
@@ -243,6 +265,8 @@ class AirflowEnv:
         self.api_port = free_port()
         self.marker = uuid.uuid4().hex
         self.services: dict[str, subprocess.Popen[Any]] = {}
+        self.sessions: list[int] = []
+        """Session ids of everything started here (each ``Popen`` starts a new session)."""
         self._logs: list[Any] = []
         api = f"http://127.0.0.1:{self.api_port}"
         self.env: dict[str, str] = {
@@ -322,6 +346,7 @@ class AirflowEnv:
             text=True,
             start_new_session=True,
         )
+        self.sessions.append(proc.pid)
         timer = threading.Timer(timeout, _stop_process_group, args=(proc, 5.0))
         timer.start()
         results: dict[str, DagsTestResult] = {}
@@ -368,6 +393,7 @@ class AirflowEnv:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+            self.sessions.append(self.services[name].pid)
         self.wait_healthy(health_timeout)
 
     def health(self) -> dict[str, Any] | None:
@@ -411,11 +437,15 @@ class AirflowEnv:
         """Stop every service and every process (task runners too) this environment started."""
         for proc in self.services.values():
             _stop_process_group(proc)
-        kill_marked(self.marker)
+        kill_processes(self.marker, self.sessions)
         for log in self._logs:
             log.close()
         self.services.clear()
         self._logs.clear()
+
+    def processes(self) -> list[int]:
+        """Pids of every live process this environment started, task processes included."""
+        return find_processes(self.marker, self.sessions)
 
     def __enter__(self) -> AirflowEnv:
         return self
