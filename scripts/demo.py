@@ -23,19 +23,12 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from tests.e2e.airflow_env import (  # noqa: E402
+    EXAMPLE_DAG_IDS,
     EXAMPLE_DAGS,
     AirflowEnv,
     DagsTestResult,
     Emulator,
     HarnessError,
-)
-
-DEMO_DAGS = (
-    "drip_subscribers_nightly",
-    "drip_events_from_xcom",
-    "drip_shopper_orders",
-    "drip_products_mapped",
-    "drip_unsubscribes",
 )
 
 
@@ -159,7 +152,7 @@ def run_demo(workdir: Path, dag_ids: list[str]) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("dag_ids", nargs="*", help=f"DAGs to run (default: {', '.join(DEMO_DAGS)})")
+    parser.add_argument("dag_ids", nargs="*", help="DAGs to run (default: every example DAG)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary workspace")
     args = parser.parse_args(argv)
     # SIGTERM (e.g. CI cancelling) unwinds through the finally blocks that stop our processes.
@@ -167,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="drip-demo-"))
     ok = False
     try:
-        ok = run_demo(workdir, args.dag_ids or list(DEMO_DAGS))
+        ok = run_demo(workdir, args.dag_ids or list(EXAMPLE_DAG_IDS))
     except HarnessError as err:
         print(f"\nDemo could not run: {err}", file=sys.stderr)
     finally:

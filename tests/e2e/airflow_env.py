@@ -34,6 +34,15 @@ from airflow_provider_drip.emulator.control import EmulatorControl
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_DAGS = REPO_ROOT / "example_dags"
+E2E_DAGS = Path(__file__).resolve().parent / "dags"
+EXAMPLE_DAG_IDS = (
+    "drip_subscribers_nightly",
+    "drip_events_from_xcom",
+    "drip_shopper_orders",
+    "drip_products_mapped",
+    "drip_unsubscribes",
+)
+"""The example DAGs, in the order the demo runs them (a test checks this is all of them)."""
 BIN_DIR = Path(sys.executable).parent
 AIRFLOW_BIN = str(BIN_DIR / "airflow")
 MARKER_VAR = "DRIP_E2E_MARKER"

@@ -13,16 +13,12 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.airflow_env import EXAMPLE_DAGS, AirflowEnv, DagsTestResult, Emulator
-
-E2E_DAGS = Path(__file__).parent / "dags"
-
-EXAMPLE_DAG_IDS = (
-    "drip_subscribers_nightly",
-    "drip_events_from_xcom",
-    "drip_shopper_orders",
-    "drip_products_mapped",
-    "drip_unsubscribes",
+from tests.e2e.airflow_env import (
+    EXAMPLE_DAG_IDS,
+    EXAMPLE_DAGS,
+    AirflowEnv,
+    DagsTestResult,
+    Emulator,
 )
 
 

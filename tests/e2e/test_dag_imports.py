@@ -15,8 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.airflow_env import EXAMPLE_DAGS, AirflowEnv
-from tests.e2e.conftest import EXAMPLE_DAG_IDS
+from tests.e2e.airflow_env import EXAMPLE_DAG_IDS, EXAMPLE_DAGS, AirflowEnv
 from tests.e2e.import_check import RESULT_PREFIX
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]

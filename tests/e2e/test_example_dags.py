@@ -7,11 +7,14 @@ no duplicate, request ids that match — and on the task summaries, not only on 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.e2e.conftest import EXAMPLE_DAG_IDS, ExampleRuns
+from tests.e2e.airflow_env import EXAMPLE_DAG_IDS
+
+if TYPE_CHECKING:
+    from tests.e2e.conftest import ExampleRuns
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 

@@ -19,8 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.airflow_env import AirflowEnv, Emulator, wait_until
-from tests.e2e.conftest import E2E_DAGS
+from tests.e2e.airflow_env import E2E_DAGS, AirflowEnv, Emulator, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(480)]
 
