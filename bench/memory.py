@@ -1,6 +1,6 @@
 """Benchmark 2: peak memory (RSS) for 100k vs 1,000,000 records, provider vs naive script.
 
-Each run is a fresh child process (``ru_maxrss`` is per process) that sends the whole file to the
+Each run is a fresh child process (peak RSS = its ``VmHWM``) that sends the whole file to the
 emulator (own process, rate limit off). Target (issue #7): provider peak(1M) / peak(100k) <= 1.2.
 
     python -m bench.memory [--small 100000] [--large 1000000]
@@ -25,6 +25,14 @@ TARGET_RATIO = 1.2
 
 
 def _rss_mb() -> float:
+    """Peak RSS of this process image in MB: ``VmHWM`` (reset by exec, unlike ``ru_maxrss``,
+    which on Linux keeps the forking parent's high-water mark across exec)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
