@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from airflow_provider_drip.emulator.config import DEFAULT_ACCOUNT_ID, DEFAULT_TOKEN
 from airflow_provider_drip.emulator.control import EmulatorControl
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -46,8 +47,6 @@ EXAMPLE_DAG_IDS = (
 BIN_DIR = Path(sys.executable).parent
 AIRFLOW_BIN = str(BIN_DIR / "airflow")
 MARKER_VAR = "DRIP_E2E_MARKER"
-EMULATOR_ACCOUNT_ID = "9999999"
-EMULATOR_TOKEN = "emulator-token"
 SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer")
 TERMINAL_RUN_STATES = frozenset({"success", "failed"})
 RUNNER_MARKER = "@@drip-e2e-dags-test@@ "
@@ -235,8 +234,8 @@ def connection_json(base_url: str, **extra: Any) -> str:
     conn: dict[str, Any] = {
         "conn_type": "drip",
         "host": base_url,
-        "login": EMULATOR_ACCOUNT_ID,
-        "password": EMULATOR_TOKEN,
+        "login": DEFAULT_ACCOUNT_ID,
+        "password": DEFAULT_TOKEN,
     }
     if extra:
         conn["extra"] = extra
