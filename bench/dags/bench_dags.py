@@ -32,6 +32,19 @@ def _tune(context: Any) -> None:
     if "gcfreeze" in TUNE:
         gc.collect()
         gc.freeze()
+    if "profile" in TUNE:  # cProfile of the main thread, dumped by _dump_profile
+        import cProfile
+
+        profiler = cProfile.Profile()
+        context["ti"].task._bench_profiler = profiler
+        profiler.enable()
+
+
+def _dump_profile(context: Any, result: Any = None) -> None:
+    profiler = getattr(context["ti"].task, "_bench_profiler", None)
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(os.environ.get("DRIP_BENCH_PROFILE_OUT", "/tmp/drip-bench-task.prof"))
 
 
 with DAG("drip_bench_throughput", schedule=None, start_date=datetime(2024, 1, 1), catchup=False):
@@ -41,6 +54,7 @@ with DAG("drip_bench_throughput", schedule=None, start_date=datetime(2024, 1, 1)
         source=SOURCE,
         on_invalid=ON_INVALID,
         pre_execute=_tune if TUNE else None,
+        post_execute=_dump_profile if "profile" in TUNE else None,
     )
 
 for mode, deferrable in (("deferrable", True), ("sleeping", False)):
