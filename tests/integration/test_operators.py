@@ -319,3 +319,15 @@ def test_source_file_is_streamed_and_sent(drip, tmp_path):
     summary = operator_for("subscribers", source=str(path)).execute(make_context())
     assert summary["records_sent"] == 1234
     assert resource_stats(drip, "subscribers")["batch_sizes"] == [1000, 234]
+
+
+def test_upserts_checkpoint_at_most_every_interval_events_after_every_batch(drip):
+    """Each checkpoint is a round trip to Airflow's API; upserts may be resent harmlessly, so
+    they save on a timer; events must never be resent, so they save after every batch."""
+    subscribers, events = TaskStateStore(), TaskStateStore()
+    operator_for("subscribers", records=make_records("subscribers", 8000)).execute(
+        make_context(subscribers)
+    )
+    operator_for("events", records=make_records("events", 8000)).execute(make_context(events))
+    assert events.writes >= 8
+    assert subscribers.writes < events.writes
