@@ -15,32 +15,7 @@ from airflow_provider_drip.exceptions import DripAPIError
 from airflow_provider_drip.hooks.drip import DripHook
 from airflow_provider_drip.models import BatchResponse
 from airflow_provider_drip.version import __version__
-from tests.integration.hook_server import ACCOUNT_ID, TOKEN, HookTestServer, Reply, connection_json
-
-
-@pytest.fixture
-def server():
-    srv = HookTestServer().start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
-def make_hook(server, monkeypatch):
-    hooks: list[DripHook] = []
-
-    def make(conn_id: str = "drip_test", url: str | None = None, **extra) -> DripHook:
-        monkeypatch.setenv(
-            f"AIRFLOW_CONN_{conn_id.upper()}", connection_json(url or server.url, **extra)
-        )
-        hook = DripHook(conn_id, backoff_base=0.01, backoff_max=0.05)
-        hooks.append(hook)
-        return hook
-
-    yield make
-    for hook in hooks:
-        hook.close()
-
+from tests.integration.hook_server import ACCOUNT_ID, TOKEN, Reply, connection_json
 
 REC = {"email": "ann@example.com"}
 

@@ -19,31 +19,7 @@ from airflow_provider_drip.exceptions import (
     DripRateLimitError,
     DripServerError,
 )
-from airflow_provider_drip.hooks.drip import DripHook
-from tests.integration.hook_server import HookTestServer, Reply, connection_json
-
-
-@pytest.fixture
-def server():
-    srv = HookTestServer().start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
-def make_hook(server, monkeypatch):
-    hooks: list[DripHook] = []
-
-    def make(url: str | None = None, *, max_retries: int = 5, **extra) -> DripHook:
-        monkeypatch.setenv("AIRFLOW_CONN_DRIP_TEST", connection_json(url or server.url, **extra))
-        hook = DripHook("drip_test", max_retries=max_retries, backoff_base=0.01, backoff_max=0.05)
-        hooks.append(hook)
-        return hook
-
-    yield make
-    for hook in hooks:
-        hook.close()
-
+from tests.integration.hook_server import Reply
 
 REC = [{"email": "ann@example.com", "action": "Opened a door"}]
 RATE_LIMITED = {"message": "API rate limit exceeded. Please try again in an hour."}

@@ -31,13 +31,6 @@ REC = [{"email": "ann@example.com", "action": "Opened a door"}]
 
 
 @pytest.fixture
-def server():
-    srv = HookTestServer().start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
 def other_host():
     """A second server reached as ``localhost`` (the first is ``127.0.0.1``): another host."""
     srv = HookTestServer().start()

@@ -26,13 +26,6 @@ from .task_context import TaskStateStore, make_context, run_with_deferrals
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def drip(drip_emulator, monkeypatch):
-    """The emulator, registered as the ``drip_default`` connection."""
-    monkeypatch.setenv("AIRFLOW_CONN_DRIP_DEFAULT", drip_emulator.airflow_conn_json())
-    return drip_emulator
-
-
 def use_connection_extra(monkeypatch, drip, **extra):
     conn = json.loads(drip.airflow_conn_json())
     conn["extra"] = {**(conn.get("extra") or {}), **extra}
