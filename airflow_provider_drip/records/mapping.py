@@ -128,3 +128,104 @@ def compile_coercer(
 
 
 _DROP = object()
+
+
+def _leaf_type(fields: Mapping[str, R.Field], parts: tuple[str, ...]) -> str | None:
+    """Coercible type of the field at ``parts``, following ``compile_coercer``'s nesting rules."""
+    table = fields
+    for part in parts[:-1]:
+        spec = table.get(part)
+        if spec is None or spec.type != R.OBJECT or not spec.fields:
+            return None  # the coercer does not look inside this object
+        table = spec.fields
+    spec = table.get(parts[-1])
+    return spec.type if spec is not None and spec.type in R.COERCIBLE_TYPES else None
+
+
+def _converter(type_: str | None, list_delimiter: str) -> Callable[[str], Any] | None:
+    """``_coerce_value`` for one type, with a shortcut for the common well-formed cell."""
+    if type_ is None:
+        return None
+    if type_ == R.INTEGER or type_ == R.NUMBER:
+
+        def to_number(value: str) -> Any:
+            try:
+                return int(value)  # int() itself ignores surrounding whitespace
+            except ValueError:
+                return _coerce_value(type_, value, list_delimiter)
+
+        return to_number
+    if type_ == R.BOOLEAN:
+        lookup = {**dict.fromkeys(_TRUE, True), **dict.fromkeys(_FALSE, False)}
+
+        def to_bool(value: str) -> Any:
+            found = lookup.get(value)
+            if found is None:
+                return _coerce_value(type_, value, list_delimiter)
+            return found
+
+        return to_bool
+    return lambda value: _coerce_value(type_, value, list_delimiter)
+
+
+def compile_row_plan(
+    header: tuple[str, ...],
+    field_map: Mapping[str, str] | None,
+    keep_unmapped: bool,
+    fields: Mapping[str, R.Field] | None,
+    list_delimiter: str,
+) -> Callable[[list[str]], Record]:
+    """One CSV row (a list of cells under ``header``) -> the mapped, coerced record, in one pass.
+
+    Same result as building the row's dict (``csv.DictReader``: a later duplicate column wins,
+    missing cells are None), then with ``fields`` (coercion on) dropping empty cells, then
+    ``compile_field_map`` and ``compile_coercer``. The column plan (target path, coercer, order)
+    is worked out once per header instead of per field per row.
+    """
+    last: dict[str, int] = {}
+    for i, name in enumerate(header):
+        last[name] = i  # dict keeps first-occurrence order, value is the last column index
+    if not field_map:
+        paths = [(name, idx, (name,)) for name, idx in last.items()] if keep_unmapped else []
+    else:
+        paths = []
+        if keep_unmapped:
+            paths += [(n, i, (n,)) for n, i in last.items() if n not in field_map]
+        for src, dst in field_map.items():
+            if src in last:
+                paths.append((src, last[src], tuple(dst.split("."))))
+    coerce = fields is not None
+    steps = [
+        (
+            idx,
+            parts[0] if len(parts) == 1 else parts,
+            _converter(_leaf_type(fields, parts), list_delimiter) if coerce else None,
+        )
+        for _, idx, parts in paths
+    ]
+    width = len(header)
+
+    def build(values: list[str]) -> Record:
+        out: Record = {}
+        short = len(values) < width
+        for idx, key, convert in steps:
+            value: Any = None if short and idx >= len(values) else values[idx]
+            if coerce:
+                if not value:
+                    continue  # empty (or missing) cell: not given
+                if convert is not None:
+                    value = convert(value)
+            if type(key) is str:
+                out[key] = value
+                continue
+            node = out
+            for part in key[:-1]:
+                child = node.get(part)
+                if type(child) is not dict:
+                    child = {}
+                    node[part] = child
+                node = child
+            node[key[-1]] = value
+        return out
+
+    return build

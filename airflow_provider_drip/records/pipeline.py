@@ -23,8 +23,19 @@ import fsspec
 import msgspec
 
 from airflow_provider_drip.records.errors import InvalidRecordError, Violation
-from airflow_provider_drip.records.mapping import compile_coercer, compile_field_map
-from airflow_provider_drip.records.sources import FileSource, MemorySource, Unreadable, new_hash
+from airflow_provider_drip.records.mapping import (
+    compile_coercer,
+    compile_field_map,
+    compile_row_plan,
+)
+from airflow_provider_drip.records.sources import (
+    CsvRow,
+    FileSource,
+    MemorySource,
+    Unreadable,
+    new_hash,
+)
+from airflow_provider_drip.records.spool import ChunkSpool
 from airflow_provider_drip.records.validate import compile_validator, find_non_finite
 from airflow_provider_drip.resources import MAX_BATCH_SIZE, BatchResource, get_resource
 from airflow_provider_drip.rules import get_rules
@@ -242,6 +253,9 @@ class RecordPipeline:
         self._mapper = compile_field_map(self.field_map, keep_unmapped)
         self._coercer = compile_coercer(self.rules.fields, list_delimiter) if self.coerce else None
         self._validate = compile_validator(self.rules)
+        self._row_plans: dict[tuple[str, ...], Callable[[list[str]], dict[str, Any]]] = {}
+        self._spool: ChunkSpool | None = None
+        self._replaying: ChunkSpool | None = None
         self._dedupe_index: dict[Any, int] | None = None
         self._checked_total: int | None = None
         self.stats = PipelineStats()
@@ -289,18 +303,41 @@ class RecordPipeline:
         h.update(json.dumps(params, sort_keys=True).encode())
         return h.hexdigest()
 
-    def check(self) -> PreflightReport:
+    def check(self, spool: bool = True) -> PreflightReport:
         """Full pass without HTTP: validate everything, count what would be sent.
 
         With ``on_invalid="fail"`` raises InvalidRecordError at the first invalid record; with
         "skip" writes the rejects file (if ``rejects_path``) and reports the counts.
+
+        With ``spool`` (default) the serialised chunks are kept in a local temporary file, and
+        the next ``chunks()`` on this pipeline replays them instead of reading the source again
+        (same chunks, same stats; the rejects file is not rewritten). ``close()`` frees it.
         """
+        self._drop_spool()
+        writer = self._new_spool() if spool else None
         samples: list[dict[str, Any]] = []
         chunks = 0
         body_bytes = 0
-        for chunk in self._run(0, samples):
-            chunks += 1
-            body_bytes += self._overhead + sum(map(len, chunk.payloads)) + len(chunk) - 1
+        try:
+            for chunk in self._run(0, samples):
+                chunks += 1
+                body_bytes += self._overhead + sum(map(len, chunk.payloads)) + len(chunk) - 1
+                if writer is not None:
+                    try:
+                        st = self.stats
+                        writer.write(
+                            chunk.start, chunk.end, _counts(st), st.rejected_by_rule, chunk.payloads
+                        )
+                    except OSError:  # e.g. a full disk: the next pass reads the source again
+                        writer.close()
+                        writer = None
+            if writer is not None:
+                writer.finish(_counts(self.stats), self.stats.rejected_by_rule)
+        except BaseException:
+            if writer is not None:
+                writer.close()
+            raise
+        self._spool = writer
         s = self.stats
         self._checked_total = s.records_read
         return PreflightReport(
@@ -325,9 +362,98 @@ class RecordPipeline:
         """
         if isinstance(start, bool) or not isinstance(start, int) or start < 0:
             raise ValueError(f"start must be a non-negative integer, got {start!r}")
+        spool, self._spool = self._spool, None
+        if spool is not None:
+            if spool.final is not None and spool.key == self._pass_key():
+                self._replaying = spool
+                return self._replay(spool, start)
+            spool.close()
         return self._run(start, None)
 
+    def close(self) -> None:
+        """Free the chunk spool kept by ``check()`` (also done when its replay finishes)."""
+        self._drop_spool()
+
+    def __enter__(self) -> RecordPipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the spool of check()'s chunks --------------------------------------------------------
+
+    def _pass_key(self) -> tuple[Any, ...]:
+        """Settings read by a pass: a spool is replayed only if none changed since check()."""
+        return (
+            self.batch_size,
+            self.max_batch_bytes,
+            self.on_invalid,
+            self.rejects_path,
+            self.transform,
+            self.dedupe,
+        )
+
+    def _new_spool(self) -> ChunkSpool | None:
+        try:
+            return ChunkSpool(self._pass_key())
+        except OSError:  # no usable temporary directory: just do without
+            return None
+
+    def _drop_spool(self) -> None:
+        for spool in (self._spool, self._replaying):
+            if spool is not None:
+                spool.close()
+        self._spool = self._replaying = None
+
+    def _replay(self, spool: ChunkSpool, start: int) -> Iterator[Chunk]:
+        """The chunks a pass from ``start`` would yield, read back from ``spool``."""
+        try:
+            stats = PipelineStats()
+            self.stats = stats
+            overhead = self._overhead
+            emitted = nchunks = nbytes = 0
+            fallback = False
+            for frame in spool.frames(start):
+                payloads = frame.payloads
+                if payloads is None:
+                    # A start inside a multi-record chunk gives a new chunk boundary there
+                    # (only a start at a chunk edge is a cursor a sync saves): cannot replay.
+                    if frame.start < start < frame.end and frame.count > 1:
+                        fallback = True
+                        break
+                    continue
+                emitted += frame.count
+                nchunks += 1
+                nbytes += overhead + frame.block_bytes
+                _set_counts(stats, frame.counts, frame.rejected_by_rule)
+                stats.records_emitted = emitted
+                stats.chunks_emitted = nchunks
+                stats.bytes_emitted = nbytes
+                yield Chunk(frame.start, frame.end, payloads)
+            if not fallback:
+                assert spool.final is not None
+                _set_counts(stats, *spool.final)
+                stats.records_emitted = emitted
+                stats.chunks_emitted = nchunks
+                stats.bytes_emitted = nbytes
+        finally:
+            spool.close()
+            if self._replaying is spool:
+                self._replaying = None
+        if fallback:
+            yield from self._run(start, None)
+
     # -- the pass -----------------------------------------------------------------------------
+
+    def _row_plan(self, header: tuple[str, ...]) -> Callable[[list[str]], dict[str, Any]]:
+        """Map + coerce plan for CSV rows under ``header`` (built once per distinct header)."""
+        plan = self._row_plans.get(header)
+        if plan is None:
+            fields = self.rules.fields if self._coercer is not None else None
+            keep = self.keep_unmapped
+            plan = compile_row_plan(header, self.field_map, keep, fields, self.list_delimiter)
+            self._row_plans[header] = plan
+        return plan
 
     def _make_prepare(self) -> Callable[[Any], Any]:
         """Build the per-record step as a closure over locals (the hot path of every pass)."""
@@ -338,22 +464,31 @@ class RecordPipeline:
         encode = _ENCODER.encode
         room = self.max_batch_bytes - self._overhead
         max_batch_bytes = self.max_batch_bytes
+        row_plan = self._row_plan
+        plan_header: tuple[str, ...] | None = None
+        plan: Callable[[list[str]], dict[str, Any]] | None = None
 
         def prepare(raw: Any) -> tuple[Any, bytes] | list[Violation] | object:
             """One source record -> (record, payload), violations, or _FILTERED."""
+            nonlocal plan_header, plan
             rec = raw
-            if type(rec) is not dict:
-                if type(raw) is Unreadable:
-                    return [Violation(RECORD_FIELD, raw.rule, raw.message)]
-                if not isinstance(rec, Mapping):
-                    return [_not_an_object(rec)]
-                rec = dict(rec)
-            if coercer is not None:
-                rec = {k: v for k, v in rec.items() if v is not None and v != ""}
-            if mapper is not None:
-                rec = mapper(rec)
-            if coercer is not None:
-                rec = coercer(rec)
+            if type(rec) is CsvRow:  # one pass: empty-cell drop, field_map and coercion
+                if rec.header is not plan_header:
+                    plan_header, plan = rec.header, row_plan(rec.header)
+                rec = plan(rec.values)  # type: ignore[misc]
+            else:
+                if type(rec) is not dict:
+                    if type(raw) is Unreadable:
+                        return [Violation(RECORD_FIELD, raw.rule, raw.message)]
+                    if not isinstance(rec, Mapping):
+                        return [_not_an_object(rec)]
+                    rec = dict(rec)
+                if coercer is not None:
+                    rec = {k: v for k, v in rec.items() if v is not None and v != ""}
+                if mapper is not None:
+                    rec = mapper(rec)
+                if coercer is not None:
+                    rec = coercer(rec)
             if transform is not None:
                 rec = transform(dict(rec) if rec is raw else rec)
                 if rec is None:
@@ -510,7 +645,32 @@ class RecordPipeline:
                 rejects.close()
 
 
+def _counts(stats: PipelineStats) -> tuple[int, ...]:
+    return (
+        stats.records_read,
+        stats.records_valid,
+        stats.records_rejected,
+        stats.records_filtered,
+        stats.records_deduplicated,
+    )
+
+
+def _set_counts(stats: PipelineStats, counts: tuple[int, ...], by_rule: dict[str, int]) -> None:
+    (
+        stats.records_read,
+        stats.records_valid,
+        stats.records_rejected,
+        stats.records_filtered,
+        stats.records_deduplicated,
+    ) = counts
+    stats.rejected_by_rule.clear()
+    stats.rejected_by_rule.update(by_rule)
+
+
 def _original(raw: Any) -> Any:
+    """The source record as the user sees it (rejects file, InvalidRecordError.record)."""
+    if type(raw) is CsvRow:
+        return raw.as_dict()
     return raw.raw if type(raw) is Unreadable else raw
 
 

@@ -189,22 +189,51 @@ def _read_jsonl(stream: Any, encoding: str) -> Iterator[Any]:
             first = False
 
 
+class CsvRow:
+    """One CSV row as read: its file's ``header`` (shared by every row) and the cell ``values``.
+
+    Cheaper than a dict per row; the pipeline maps and coerces it with a plan built once per
+    header. ``as_dict()`` is the row as ``csv.DictReader`` gives it (missing cells are None).
+    """
+
+    __slots__ = ("header", "values")
+
+    def __init__(self, header: tuple[str, ...], values: list[str]) -> None:
+        self.header = header
+        self.values = values
+
+    def as_dict(self) -> dict[str, Any]:
+        row: dict[str, Any] = dict(zip(self.header, self.values, strict=False))
+        for name in self.header[len(self.values) :]:
+            row[name] = None
+        return row
+
+    def __repr__(self) -> str:
+        return f"CsvRow({self.as_dict()!r})"
+
+
 def _read_csv(stream: Any, encoding: str, delimiter: str) -> Iterator[Any]:
     if encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
         encoding = "utf-8-sig"
     text = io.TextIOWrapper(stream, encoding=encoding, newline="")
-    reader = csv.DictReader(text, delimiter=delimiter, restkey="\x00extra")
+    reader = csv.reader(text, delimiter=delimiter)
+    header = next(reader, None)  # like csv.DictReader: the first row, even a blank one
+    if header is None:
+        return
+    fields = tuple(header)
+    width = len(fields)
     for row in reader:
-        extra = row.pop("\x00extra", None)
-        if extra is not None:
-            row["_extra_columns"] = extra
-            yield Unreadable(
-                row,
-                "csv_columns",
-                f"row has {len(extra)} more value(s) than the header has columns",
-            )
+        if len(row) <= width:
+            if row:  # DictReader skips blank lines
+                yield CsvRow(fields, row)
             continue
-        yield row
+        record: dict[str, Any] = dict(zip(fields, row, strict=False))
+        record["_extra_columns"] = row[width:]
+        yield Unreadable(
+            record,
+            "csv_columns",
+            f"row has {len(row) - width} more value(s) than the header has columns",
+        )
 
 
 def _read_parquet(stream: Any) -> Iterator[Any]:
