@@ -115,8 +115,12 @@ def test_rate_limited_run_delivers_everything_once_without_a_429_storm(
     assert summary["rate_limit_waits"] >= 2
 
 
-def test_deferrable_run_defers_on_long_waits_and_resumes_from_the_cursor(drip, monkeypatch):
-    drip.control.configure(rate_limit=5, rate_window=2.0, retry_after=True)
+@pytest.mark.parametrize("retry_after", [True, False], ids=["retry-after", "no-retry-after"])
+def test_deferrable_run_defers_on_long_waits_and_resumes_from_the_cursor(
+    drip, monkeypatch, retry_after
+):
+    drip.control.configure(rate_limit=5, rate_window=2.0, retry_after=retry_after)
+    use_connection_extra(monkeypatch, drip, rate_limit_wait_seconds=2)
     records = make_records("events", 12_000)
     store = TaskStateStore()
     operator = operator_for("events", records=records, deferrable=True, defer_after_seconds=0.0)
