@@ -16,6 +16,7 @@ Record = dict[str, Any]
 
 _TRUE = frozenset({"true", "t", "yes", "y", "1"})
 _FALSE = frozenset({"false", "f", "no", "n", "0"})
+_BOOLS = {**dict.fromkeys(_TRUE, True), **dict.fromkeys(_FALSE, False)}
 
 
 def compile_field_map(
@@ -154,17 +155,24 @@ def _converter(type_: str | None, list_delimiter: str) -> Callable[[str], Any] |
             except ValueError:
                 return _coerce_value(type_, value, list_delimiter)
 
+        to_number.kind = "number"  # type: ignore[attr-defined]
         return to_number
     if type_ == R.BOOLEAN:
-        lookup = {**dict.fromkeys(_TRUE, True), **dict.fromkeys(_FALSE, False)}
 
         def to_bool(value: str) -> Any:
-            found = lookup.get(value)
+            found = _BOOLS.get(value)
             if found is None:
                 return _coerce_value(type_, value, list_delimiter)
             return found
 
+        to_bool.kind = "boolean"  # type: ignore[attr-defined]
         return to_bool
+    if type_ == R.LIST_OF_STRINGS:
+
+        def to_list(value: str) -> list[str]:
+            return [p.strip() for p in value.split(list_delimiter) if p.strip()]
+
+        return to_list
     return lambda value: _coerce_value(type_, value, list_delimiter)
 
 
@@ -203,7 +211,16 @@ def compile_row_plan(
         )
         for _, idx, parts in paths
     ]
-    width = len(header)
+    generic = _loop_builder(steps, len(header), coerce)
+    return _generated_builder(steps, len(header), coerce, generic)
+
+
+Step = tuple[int, "str | tuple[str, ...]", "Callable[[str], Any] | None"]
+"""(cell index, target key or dotted path parts, converter or None)."""
+
+
+def _loop_builder(steps: list[Step], width: int, coerce: bool) -> Callable[[list[str]], Record]:
+    """The plan as a loop: handles any row, including one shorter than its header."""
 
     def build(values: list[str]) -> Record:
         out: Record = {}
@@ -229,3 +246,62 @@ def compile_row_plan(
         return out
 
     return build
+
+
+def _generated_builder(
+    steps: list[Step], width: int, coerce: bool, generic: Callable[[list[str]], Record]
+) -> Callable[[list[str]], Record]:
+    """The same plan unrolled into straight-line code (no per-cell loop or branching on kind).
+
+    Only names made here appear in the source; keys and converters are passed in as constants,
+    so column names never become code.
+    """
+    env: dict[str, Any] = {"_generic": generic, "_dict": dict}
+    lines = [
+        "def build(values):",
+        f"    if len(values) < {width}:",
+        "        return _generic(values)",
+        "    out = {}",
+    ]
+    for n, (idx, key, convert) in enumerate(steps):
+        pad = "    "
+        lines.append(f"{pad}v = values[{idx}]")
+        if coerce:
+            lines.append(f"{pad}if v:")
+            pad += "    "
+        if convert is not None:
+            env[f"c{n}"] = convert
+            kind = getattr(convert, "kind", None)
+            if kind == "number":  # inline the common case: a plain integer
+                lines += [
+                    f"{pad}try:",
+                    f"{pad}    v = int(v)",
+                    f"{pad}except ValueError:",
+                    f"{pad}    v = c{n}(v)",
+                ]
+            elif kind == "boolean":
+                env["_BOOLS"] = _BOOLS
+                lines += [
+                    f"{pad}b = _BOOLS.get(v)",
+                    f"{pad}v = c{n}(v) if b is None else b",
+                ]
+            else:
+                lines.append(f"{pad}v = c{n}(v)")
+        if type(key) is str:
+            env[f"k{n}"] = key
+            lines.append(f"{pad}out[k{n}] = v")
+            continue
+        lines.append(f"{pad}node = out")
+        for depth, part in enumerate(key[:-1]):
+            env[f"p{n}_{depth}"] = part
+            lines += [
+                f"{pad}child = node.get(p{n}_{depth})",
+                f"{pad}if type(child) is not _dict:",
+                f"{pad}    child = node[p{n}_{depth}] = {{}}",
+                f"{pad}node = child",
+            ]
+        env[f"k{n}"] = key[-1]
+        lines.append(f"{pad}node[k{n}] = v")
+    lines.append("    return out")
+    exec(compile("\n".join(lines), "<drip csv row plan>", "exec"), env)
+    return env["build"]

@@ -168,23 +168,27 @@ def compile_fields(
 ) -> Callable[[Mapping[str, Any], str], list[Violation] | None]:
     """Compile a field table into ``check(mapping, path_prefix) -> violations | None``."""
     checks: dict[str, Check] = {name: _compile_field(spec) for name, spec in fields.items()}
-    # Exact types that need no further look (a str for a plain string field...): one set lookup.
-    fast = {name: ok for name, spec in fields.items() if (ok := _always_valid_types(spec))}
+    # Per known field, the exact types that need no further look (a str for a plain string
+    # field...): one dict lookup and one set test per field, and nothing more for unknown ones.
+    none: frozenset[type] = frozenset()
+    fast = {name: _always_valid_types(spec) or none for name, spec in fields.items()}
     required = tuple(name for name, spec in fields.items() if spec.required)
     groups = tuple((g, "|".join(g), " or ".join(g)) for g in one_of)
+    NoneType = type(None)
 
     def check(rec: Mapping[str, Any], prefix: str) -> list[Violation] | None:
         out: list[Violation] | None = None
         for name, v in rec.items():
             ok = fast.get(name)
-            if ok is not None and type(v) in ok:
+            if ok is None:
+                continue  # a field the table does not know: passed through
+            tv = type(v)
+            if tv in ok or tv is NoneType:
                 continue
-            chk = checks.get(name)
-            if chk is not None and v is not None:
-                errs = chk(v, prefix + name)
-                if errs:
-                    out = out or []
-                    out.extend(errs)
+            errs = checks[name](v, prefix + name)
+            if errs:
+                out = out or []
+                out.extend(errs)
         for name in required:
             v = rec.get(name)
             if v is None or v == "":
