@@ -176,7 +176,7 @@ def compile_fields(
     groups = tuple((g, "|".join(g), " or ".join(g)) for g in one_of)
     NoneType = type(None)
 
-    def check(rec: Mapping[str, Any], prefix: str) -> list[Violation] | None:
+    def check(rec: Mapping[str, Any], prefix: str = "") -> list[Violation] | None:
         out: list[Violation] | None = None
         for name, v in rec.items():
             ok = fast.get(name)
@@ -263,12 +263,7 @@ def compile_validator(
     rules: R.ResourceRules,
 ) -> Callable[[Mapping[str, Any]], list[Violation] | None]:
     """One function checking a whole record of ``rules.resource``."""
-    check = compile_fields(rules.fields, rules.one_of)
-
-    def validate(rec: Mapping[str, Any]) -> list[Violation] | None:
-        return check(rec, "")
-
-    return validate
+    return compile_fields(rules.fields, rules.one_of)  # its path prefix defaults to ""
 
 
 def find_non_finite(value: Any, path: str = "") -> str | None:
