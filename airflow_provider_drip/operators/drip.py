@@ -195,6 +195,7 @@ class _DripBatchOperator(BaseOperator):
             outcome = sync.run()
         finally:
             hook.close()
+            pipeline.close()
         if outcome.wait_until is not None:
             from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 
