@@ -313,7 +313,9 @@ class RecordPipeline:
         the next ``chunks()`` on this pipeline replays them instead of reading the source again
         (same chunks, same stats; the rejects file is not rewritten). ``close()`` frees it.
         """
-        self._drop_spool()
+        if self._spool is not None:  # an unused spool of an earlier check()
+            self._spool.close()
+            self._spool = None
         writer = self._new_spool() if spool else None
         samples: list[dict[str, Any]] = []
         chunks = 0

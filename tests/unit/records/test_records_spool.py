@@ -158,3 +158,15 @@ def test_spool_file_is_freed_on_close_and_after_replay() -> None:
     p.check()
     assert sum(len(c) for c in p.chunks()) == 30
     assert _open_fds() == before
+
+
+def test_a_new_check_does_not_break_a_replay_in_progress() -> None:
+    rows = [{"email": f"u{i}@x.co"} for i in range(30)]
+    p = RecordPipeline("subscribers", records=rows, batch_size=10)
+    p.check()
+    replay = p.chunks()
+    first = next(replay)
+    assert p.check().to_send == 30  # spools afresh; the running replay keeps its own file
+    assert [first.start, *(c.start for c in replay)] == [0, 10, 20]
+    assert [c.start for c in p.chunks()] == [0, 10, 20]  # served by the new spool
+    p.close()
