@@ -2,7 +2,8 @@
 
 Run it with ``python -m airflow_provider_drip.emulator --port 8765`` (or ``drip-emulator``), or
 in-process with ``DripEmulator(EmulatorConfig(...)).start()``; in pytest use the ``drip_emulator``
-fixture (``airflow_provider_drip.emulator.testing``). See docs/emulator.md.
+fixture (``airflow_provider_drip.emulator.testing``). See the README section "Testing your
+DAGs without Drip".
 
 It serves the seven batch endpoints of ``airflow_provider_drip.resources`` with Drip's envelopes
 and success codes, validates records from Drip's documented field tables (a batch with one bad

@@ -1,6 +1,7 @@
 """The record pipeline: sources, field mapping, validation and chunking. Pure and streaming.
 
-``RecordPipeline`` is the entry point used by the sync loop; see ``docs/records.md``.
+``RecordPipeline`` is the entry point used by the sync loop; see the README section "Records:
+sources, mapping, validation".
 """
 
 from airflow_provider_drip.records.errors import InvalidRecordError, Violation

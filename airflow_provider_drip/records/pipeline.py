@@ -189,7 +189,8 @@ class _RejectsWriter:
 class RecordPipeline:
     """Turn a record source into validated, serialised, deterministic chunks for one resource.
 
-    See ``docs/records.md`` for the user-facing description of every parameter.
+    See the README section "Records: sources, mapping, validation" for the user-facing
+    description of every parameter.
     """
 
     def __init__(
