@@ -41,3 +41,11 @@ def drip(drip_emulator, monkeypatch):
     """The emulator, registered as the ``drip_default`` connection."""
     monkeypatch.setenv("AIRFLOW_CONN_DRIP_DEFAULT", drip_emulator.airflow_conn_json())
     return drip_emulator
+
+
+@pytest.fixture
+def emulator(drip, monkeypatch):
+    """The emulator as ``drip_default``, answering status polls at once and without a rate limit
+    (for the sensor and trigger tests)."""
+    drip.control.configure(status_polls=1, rate_limit=0)
+    return drip

@@ -24,13 +24,6 @@ FAIL = "__drip_fail__"
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def emulator(drip_emulator, monkeypatch):
-    monkeypatch.setenv("AIRFLOW_CONN_DRIP_DEFAULT", drip_emulator.airflow_conn_json())
-    drip_emulator.control.configure(status_polls=1, rate_limit=0)
-    return drip_emulator
-
-
 def send_orders(count: int, fail: tuple[int, ...] = (), start: int = 0) -> list[str]:
     """Post ``count`` order activities in one batch; records at ``fail`` end ``failed``."""
     records = make_records("order", count, start)

@@ -27,13 +27,6 @@ from tests.integration.test_sensor import send_orders, status_checks
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def emulator(drip_emulator, monkeypatch):
-    monkeypatch.setenv("AIRFLOW_CONN_DRIP_DEFAULT", drip_emulator.airflow_conn_json())
-    drip_emulator.control.configure(status_polls=1, rate_limit=0)
-    return drip_emulator
-
-
 def run_trigger(trigger: DripRequestStatusTrigger, timeout: float = 20) -> list[TriggerEvent]:
     """Drive ``trigger.run()`` on a fresh event loop, as the triggerer does; collect its events."""
 
