@@ -307,3 +307,23 @@ def test_ui_field_behaviour_comes_from_provider_info():
     assert got["placeholders"] == behaviour["placeholders"]
     assert got["relabeling"]["password"] == "API Token"
     json.dumps(got)
+
+
+def test_proxy_environment_is_honoured_though_read_once(server, make_hook, monkeypatch):
+    """The session reads HTTP(S)_PROXY / NO_PROXY once (not per request) and still uses them."""
+    monkeypatch.setenv("HTTP_PROXY", server.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    server.default = Reply(201, {})
+    hook = make_hook("http://127.0.0.1:9")  # nothing listens there: only the proxy can answer
+    hook.post_batch("subscribers", [REC])
+    (req,) = server.requests
+    assert req.request_line.startswith("POST http://127.0.0.1:9/v2/")
+
+
+def test_no_proxy_environment_bypasses_the_proxy(server, make_hook, monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # a proxy that is not there
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    server.default = Reply(201, {})
+    make_hook().post_batch("subscribers", [REC])
+    assert server.requests[0].request_line.startswith("POST /v2/")
