@@ -98,6 +98,7 @@ class BatchSync:
         hook: Any,
         pipeline: Any,
         resource: BatchResource,
+        fingerprint: str,
         checkpoint: CheckpointStore,
         options: SyncOptions,
         account_id: str = "",
@@ -106,6 +107,9 @@ class BatchSync:
         self.hook = hook
         self.pipeline = pipeline
         self.resource = resource
+        self.fingerprint = fingerprint
+        """``pipeline.fingerprint()``, computed once by the caller, which also keys the
+        checkpoint with it (hashing in-memory records or listing files is not free)."""
         self.checkpoint = checkpoint
         self.options = options
         self.account_id = account_id
@@ -162,8 +166,7 @@ class BatchSync:
     def run(self) -> SyncOutcome:
         if self.options.dry_run:
             return SyncOutcome(summary=self._dry_run())
-        fingerprint = self.pipeline.fingerprint()
-        cursor = self._load_cursor(fingerprint)
+        cursor = self._load_cursor(self.fingerprint)
         cursor.tries += 1
         cursor.retry_at = None
         self._parts_at_start = cursor.request_id_parts
@@ -403,6 +406,7 @@ class BatchSync:
 
     # -- results --------------------------------------------------------------------------
     def _summary(self, cursor: SyncCursor) -> dict[str, Any]:
+        """The task's return value; a dry run gets the same shape from a blank cursor."""
         stats = self.pipeline.stats
         return {
             "resource": self.resource.name,
@@ -462,25 +466,8 @@ class BatchSync:
             self.resource.name,
             f"{stats.records_rejected:,}",
         )
-        return {
-            "resource": self.resource.name,
-            "account_id": self.account_id,
-            "records_sent": 0,
-            "records_rejected": stats.records_rejected,
-            "records_read": stats.records_read,
-            "records_filtered": stats.records_filtered,
-            "records_deduplicated": stats.records_deduplicated,
-            "batches_sent": 0,
-            "request_ids": [],
-            "dry_run": True,
-            "records_to_send": records,
-            "batches_planned": batches,
-            "rejects_path": self._rejects_path(),
-            "rate_limit_waits": 0,
-            "rate_limit_wait_s": 0.0,
-            "deferrals": 0,
-            "http_retries": 0,
-            "tries": 1,
-            "ambiguous_ranges": [],
-            "duration_s": round(time.time() - started, 3),
-        }
+        summary = self._summary(
+            SyncCursor(fingerprint=self.fingerprint, started_at=started, tries=1)
+        )
+        summary.update(dry_run=True, records_to_send=records, batches_planned=batches)
+        return summary

@@ -79,6 +79,7 @@ def run_provider(
         hook=hook,
         pipeline=pipeline,
         resource=get_resource(RESOURCE),
+        fingerprint=pipeline.fingerprint(),
         checkpoint=MemoryCheckpoint(f"bench-{time.monotonic_ns()}"),
         options=SyncOptions(**options),
         account_id=handle.account_id,

@@ -175,12 +175,13 @@ class _DripBatchOperator(BaseOperator):
         pipeline = self._pipeline()
         resource = self.batch_resource
         account_id = "" if self.dry_run and not self._has_connection(hook) else hook.account_id
-        key = f"drip-sync/{resource.name}/{pipeline.fingerprint()[:16]}"
+        fingerprint = pipeline.fingerprint()
         sync = BatchSync(
             hook=hook,
             pipeline=pipeline,
             resource=resource,
-            checkpoint=checkpoint_for(context, key),
+            fingerprint=fingerprint,
+            checkpoint=checkpoint_for(context, f"drip-sync/{resource.name}/{fingerprint[:16]}"),
             options=SyncOptions(
                 max_rate_limit_wait=self.max_rate_limit_wait,
                 deferrable=self.deferrable,
