@@ -3,37 +3,15 @@
 from __future__ import annotations
 
 import itertools
-from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from airflow_provider_drip.records import RecordPipeline
-from airflow_provider_drip.resources import RESOURCES
+from tests.unit.records.generated import PREFIX, SUFFIX, build, drop
+from tests.unit.records.generated import kinds as generated_kinds
 
-PREFIX, SUFFIX = RESOURCES["subscribers"].envelope_prefix_suffix()
-
-# Each record is valid or not; valid ones carry their index so order is checkable.
-kinds = st.lists(
-    st.tuples(st.sampled_from(["ok", "ok", "ok", "bad", "drop"]), st.integers(0, 40)),
-    max_size=60,
-)
-
-
-def build(spec: list[tuple[str, int]]) -> list[dict[str, Any]]:
-    rows = []
-    for i, (kind, pad) in enumerate(spec):
-        if kind == "bad":
-            rows.append({"email": "broken", "i": i})
-        elif kind == "drop":
-            rows.append({"email": f"u{i}@x.co", "drop": True, "i": i})
-        else:
-            rows.append({"email": f"u{i}@x.co", "first_name": "x" * pad, "i": i})
-    return rows
-
-
-def drop(rec: dict[str, Any]) -> dict[str, Any] | None:
-    return None if rec.get("drop") else rec
+kinds = generated_kinds(dups=False, max_size=60)
 
 
 @settings(max_examples=150, deadline=None)

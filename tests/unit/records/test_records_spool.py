@@ -12,32 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from airflow_provider_drip.records import InvalidRecordError, RecordPipeline
-from airflow_provider_drip.resources import RESOURCES
+from tests.unit.records.generated import PREFIX, SUFFIX, build, drop
+from tests.unit.records.generated import kinds as generated_kinds
 
-PREFIX, SUFFIX = RESOURCES["subscribers"].envelope_prefix_suffix()
-
-kinds = st.lists(
-    st.tuples(st.sampled_from(["ok", "ok", "ok", "bad", "drop", "dup"]), st.integers(0, 40)),
-    max_size=50,
-)
-
-
-def build(spec: list[tuple[str, int]]) -> list[dict[str, Any]]:
-    rows = []
-    for i, (kind, pad) in enumerate(spec):
-        if kind == "bad":
-            rows.append({"email": "broken", "i": i})
-        elif kind == "drop":
-            rows.append({"email": f"u{i}@x.co", "drop": True, "i": i})
-        elif kind == "dup":
-            rows.append({"email": f"U{pad % 3}@x.co", "i": i})
-        else:
-            rows.append({"email": f"u{i}@x.co", "first_name": "x" * pad, "i": i})
-    return rows
-
-
-def drop(rec: dict[str, Any]) -> dict[str, Any] | None:
-    return None if rec.get("drop") else rec
+kinds = generated_kinds(dups=True, max_size=50)
 
 
 def run(p: RecordPipeline, start: int) -> list[tuple[Any, ...]]:
