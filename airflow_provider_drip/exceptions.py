@@ -116,3 +116,11 @@ class DripAmbiguousOutcomeError(DripError):
             f"sent but no response arrived ({cause}). It was not resent automatically because "
             f"{resource} are not idempotent."
         )
+
+
+class DripAmbiguousRangeError(DripError):
+    """The sync's ``on_ambiguous="fail"`` policy stopped on a batch whose outcome is unknown.
+
+    Names the input's record range and how to settle it; a plain retry raises it again rather
+    than guess.
+    """

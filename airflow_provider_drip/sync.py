@@ -19,6 +19,7 @@ from typing import Any
 from airflow_provider_drip.checkpoint import CheckpointStore, SyncCursor
 from airflow_provider_drip.exceptions import (
     DripAmbiguousOutcomeError,
+    DripAmbiguousRangeError,
     DripAPIError,
     DripError,
     DripRateLimitError,
@@ -44,10 +45,6 @@ round trip through the triggerer and a re-parse, which is not worth it for a few
 
 MAX_AMBIGUOUS_RESENDS = 3
 SAMPLE_RECORDS = 3
-
-
-class DripAmbiguousRangeError(DripError):
-    """The ``fail`` policy stopped on a batch whose outcome is unknown; names the record range."""
 
 
 @dataclass(frozen=True)

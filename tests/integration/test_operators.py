@@ -11,14 +11,18 @@ import math
 
 import pytest
 
-from airflow_provider_drip.exceptions import DripAPIError, DripRateLimitError, DripServerError
+from airflow_provider_drip.exceptions import (
+    DripAmbiguousRangeError,
+    DripAPIError,
+    DripRateLimitError,
+    DripServerError,
+)
 from airflow_provider_drip.operators.drip import (
     DripBatchUpsertOperator,
     DripShopperActivityOperator,
 )
 from airflow_provider_drip.records import InvalidRecordError
 from airflow_provider_drip.resources import RESOURCES, SHOPPER_ACTIVITIES
-from airflow_provider_drip.sync import DripAmbiguousRangeError
 
 from .samples import make_records
 from .task_context import TaskStateStore, make_context, run_with_deferrals
