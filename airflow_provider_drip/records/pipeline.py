@@ -23,6 +23,7 @@ import fsspec
 import msgspec
 
 from airflow_provider_drip.records.errors import InvalidRecordError, Violation
+from airflow_provider_drip.records.fastcheck import compile_line_check
 from airflow_provider_drip.records.mapping import (
     compile_coercer,
     compile_field_map,
@@ -31,6 +32,7 @@ from airflow_provider_drip.records.mapping import (
 from airflow_provider_drip.records.sources import (
     CsvRow,
     FileSource,
+    JsonLine,
     MemorySource,
     Unreadable,
     new_hash,
@@ -254,6 +256,9 @@ class RecordPipeline:
         self._mapper = compile_field_map(self.field_map, keep_unmapped)
         self._coercer = compile_coercer(self.rules.fields, list_delimiter) if self.coerce else None
         self._validate = compile_validator(self.rules)
+        # JSON lines that need no reshaping are checked in C and forwarded as they are.
+        reshapes = self._mapper is not None or self._coercer is not None or transform is not None
+        self._accept_line = None if reshapes or dedupe else compile_line_check(self.rules)
         self._row_plans: dict[tuple[str, ...], Callable[[list[str]], dict[str, Any]]] = {}
         self._spool: ChunkSpool | None = None
         self._replaying: ChunkSpool | None = None
@@ -475,6 +480,10 @@ class RecordPipeline:
             """One source record -> (record, payload), violations, or _FILTERED."""
             nonlocal plan_header, plan
             rec = raw
+            if type(rec) is JsonLine:  # checked by fastcheck: its bytes are the payload
+                if len(rec.data) > room:
+                    return [_too_big(len(rec.data), max_batch_bytes)]
+                return None, rec.data
             if type(rec) is CsvRow:  # one pass: empty-cell drop, field_map and coercion
                 if rec.header is not plan_header:
                     plan_header, plan = rec.header, row_plan(rec.header)
@@ -516,14 +525,7 @@ class RecordPipeline:
                         Violation(where, "finite_number", "NaN and infinity are not valid JSON")
                     ]
             if len(payload) > room:
-                return [
-                    Violation(
-                        RECORD_FIELD,
-                        "max_bytes",
-                        f"record is {len(payload)} bytes serialised; a request body may hold at "
-                        f"most {max_batch_bytes}",
-                    )
-                ]
+                return [_too_big(len(payload), max_batch_bytes)]
             return rec, payload
 
         return prepare
@@ -591,7 +593,7 @@ class RecordPipeline:
             stats.bytes_emitted = nbytes
 
         try:
-            for pos, raw in enumerate(self._source):
+            for pos, raw in enumerate(self._source.records(self._accept_line)):
                 read += 1
                 out = prepare(raw)
                 if type(out) is not tuple:
@@ -674,7 +676,17 @@ def _original(raw: Any) -> Any:
     """The source record as the user sees it (rejects file, InvalidRecordError.record)."""
     if type(raw) is CsvRow:
         return raw.as_dict()
+    if type(raw) is JsonLine:
+        return raw.decode()
     return raw.raw if type(raw) is Unreadable else raw
+
+
+def _too_big(size: int, max_batch_bytes: int) -> Violation:
+    return Violation(
+        RECORD_FIELD,
+        "max_bytes",
+        f"record is {size} bytes serialised; a request body may hold at most {max_batch_bytes}",
+    )
 
 
 def _not_an_object(value: Any, what: str = "record is") -> Violation:

@@ -16,7 +16,7 @@ import io
 import os
 import pickle
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -144,13 +144,19 @@ class FileSource:
             h.update(("\x1f".join(parts) + "\n").encode())
 
     def __iter__(self) -> Iterator[Any]:
+        return self.records()
+
+    def records(self, accept_line: Callable[[bytes], bool] | None = None) -> Iterator[Any]:
+        """Every record in order; JSON lines that ``accept_line`` passes come as ``JsonLine``."""
         for path, (fmt, gz) in zip(self.files, self.formats, strict=True):
             with self.fs.open(path, "rb") as raw, _maybe_gunzip(raw, gz) as stream:
-                yield from self._read(stream, fmt, path)
+                yield from self._read(stream, fmt, path, accept_line)
 
-    def _read(self, stream: Any, fmt: str, path: str) -> Iterator[Any]:
+    def _read(
+        self, stream: Any, fmt: str, path: str, accept_line: Callable[[bytes], bool] | None
+    ) -> Iterator[Any]:
         if fmt == "jsonl":
-            return _read_jsonl(stream, self.encoding)
+            return _read_jsonl(stream, self.encoding, accept_line)
         if fmt == "json":
             return iter_json_array(stream, self.encoding, name=path)
         if fmt == "csv":
@@ -165,12 +171,32 @@ def _maybe_gunzip(raw: Any, gz: bool) -> Any:
     return gzip.open(raw, "rb") if gz else contextlib.nullcontext(raw)
 
 
-def _read_jsonl(stream: Any, encoding: str) -> Iterator[Any]:
+class JsonLine:
+    """A JSON line the pipeline's ``accept_line`` passed: its own bytes are the payload."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def decode(self) -> Any:
+        return msgspec.json.decode(self.data)
+
+
+def _read_jsonl(
+    stream: Any, encoding: str, accept_line: Callable[[bytes], bool] | None = None
+) -> Iterator[Any]:
     decode = msgspec.json.decode
     utf8 = encoding.lower().replace("_", "-") in ("utf-8", "utf8", "utf-8-sig")
     lines: Iterable[Any] = stream if utf8 else io.TextIOWrapper(stream, encoding=encoding)
+    if not utf8:
+        accept_line = None  # lines are text, not the UTF-8 bytes a request body carries
     first = True
     for line in lines:
+        if accept_line is not None and accept_line(line):
+            yield JsonLine(line.rstrip())
+            first = False
+            continue
         try:
             yield decode(line)
         except msgspec.DecodeError as exc:
@@ -261,6 +287,10 @@ class MemorySource:
         self.one_shot = iter(records) is records
 
     strings_only = False
+
+    def records(self, accept_line: Callable[[bytes], bool] | None = None) -> Iterator[Any]:
+        """Every record in order (``accept_line`` is for files of JSON lines; unused here)."""
+        return iter(self)
 
     def __iter__(self) -> Iterator[Any]:
         if not self.one_shot:
