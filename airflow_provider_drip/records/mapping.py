@@ -83,7 +83,7 @@ def _coerce_value(type_: str, value: str, list_delimiter: str) -> Any:
             return int(number)
         return number
     if type_ == R.LIST_OF_STRINGS:
-        return [p.strip() for p in value.split(list_delimiter) if p.strip()]
+        return [p for p in map(str.strip, value.split(list_delimiter)) if p]
     return value
 
 
@@ -170,10 +170,28 @@ def _converter(type_: str | None, list_delimiter: str) -> Callable[[str], Any] |
     if type_ == R.LIST_OF_STRINGS:
 
         def to_list(value: str) -> list[str]:
-            return [p.strip() for p in value.split(list_delimiter) if p.strip()]
+            return [p for p in map(str.strip, value.split(list_delimiter)) if p]
 
         return to_list
     return lambda value: _coerce_value(type_, value, list_delimiter)
+
+
+def row_targets(
+    header: tuple[str, ...], field_map: Mapping[str, str] | None, keep_unmapped: bool
+) -> list[tuple[int, tuple[str, ...]]]:
+    """(cell index, target path) of every value a CSV row under ``header`` is mapped to."""
+    last: dict[str, int] = {}
+    for i, name in enumerate(header):
+        last[name] = i  # dict keeps first-occurrence order, value is the last column index
+    if not field_map:
+        return [(idx, (name,)) for name, idx in last.items()] if keep_unmapped else []
+    paths = []
+    if keep_unmapped:
+        paths += [(i, (n,)) for n, i in last.items() if n not in field_map]
+    for src, dst in field_map.items():
+        if src in last:
+            paths.append((last[src], tuple(dst.split("."))))
+    return paths
 
 
 def compile_row_plan(
@@ -190,18 +208,6 @@ def compile_row_plan(
     ``compile_field_map`` and ``compile_coercer``. The column plan (target path, coercer, order)
     is worked out once per header instead of per field per row.
     """
-    last: dict[str, int] = {}
-    for i, name in enumerate(header):
-        last[name] = i  # dict keeps first-occurrence order, value is the last column index
-    if not field_map:
-        paths = [(name, idx, (name,)) for name, idx in last.items()] if keep_unmapped else []
-    else:
-        paths = []
-        if keep_unmapped:
-            paths += [(n, i, (n,)) for n, i in last.items() if n not in field_map]
-        for src, dst in field_map.items():
-            if src in last:
-                paths.append((src, last[src], tuple(dst.split("."))))
     coerce = fields is not None
     steps = [
         (
@@ -209,7 +215,7 @@ def compile_row_plan(
             parts[0] if len(parts) == 1 else parts,
             _converter(_leaf_type(fields, parts), list_delimiter) if coerce else None,
         )
-        for _, idx, parts in paths
+        for idx, parts in row_targets(header, field_map, keep_unmapped)
     ]
     generic = _loop_builder(steps, len(header), coerce)
     return _generated_builder(steps, len(header), coerce, generic)

@@ -28,6 +28,7 @@ from airflow_provider_drip.records.mapping import (
     compile_coercer,
     compile_field_map,
     compile_row_plan,
+    row_targets,
 )
 from airflow_provider_drip.records.sources import (
     CsvRow,
@@ -38,7 +39,12 @@ from airflow_provider_drip.records.sources import (
     new_hash,
 )
 from airflow_provider_drip.records.spool import ChunkSpool
-from airflow_provider_drip.records.validate import compile_validator, find_non_finite
+from airflow_provider_drip.records.validate import (
+    compile_fields,
+    compile_validator,
+    find_non_finite,
+    valid_by_construction,
+)
 from airflow_provider_drip.resources import MAX_BATCH_SIZE, BatchResource, get_resource
 from airflow_provider_drip.rules import get_rules
 
@@ -69,6 +75,11 @@ def _rejects_hook(obj: Any) -> Any:
 _ENCODER = msgspec.json.Encoder(decimal_format="number", enc_hook=_enc_hook)
 _REJECTS_ENCODER = msgspec.json.Encoder(decimal_format="number", enc_hook=_rejects_hook)
 _FILTERED = object()
+
+RowPlan = tuple[
+    Callable[[list[str]], dict[str, Any]], Callable[[dict[str, Any]], "list[Violation] | None"]
+]
+"""A CSV header's row builder and the validator that goes with it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,7 +270,7 @@ class RecordPipeline:
         # JSON lines that need no reshaping are checked in C and forwarded as they are.
         reshapes = self._mapper is not None or self._coercer is not None or transform is not None
         self._accept_line = None if reshapes or dedupe else compile_line_check(self.rules)
-        self._row_plans: dict[tuple[str, ...], Callable[[list[str]], dict[str, Any]]] = {}
+        self._row_plans: dict[tuple[str, ...], RowPlan] = {}
         self._spool: ChunkSpool | None = None
         self._replaying: ChunkSpool | None = None
         self._dedupe_index: dict[Any, int] | None = None
@@ -453,14 +464,20 @@ class RecordPipeline:
 
     # -- the pass -----------------------------------------------------------------------------
 
-    def _row_plan(self, header: tuple[str, ...]) -> Callable[[list[str]], dict[str, Any]]:
-        """Map + coerce plan for CSV rows under ``header`` (built once per distinct header)."""
+    def _row_plan(self, header: tuple[str, ...]) -> RowPlan:
+        """Map + coerce plan for CSV rows under ``header`` (built once per distinct header),
+        with a validator that skips the fields the plan can only fill with valid values."""
         plan = self._row_plans.get(header)
         if plan is None:
             fields = self.rules.fields if self._coercer is not None else None
             keep = self.keep_unmapped
-            plan = compile_row_plan(header, self.field_map, keep, fields, self.list_delimiter)
-            self._row_plans[header] = plan
+            build = compile_row_plan(header, self.field_map, keep, fields, self.list_delimiter)
+            targets = [parts for _, parts in row_targets(header, self.field_map, keep)]
+            safe = valid_by_construction(targets, self.rules.fields)
+            present = dict.fromkeys(parts[0] for parts in targets)  # the record's key order
+            only = [name for name in present if name not in safe]
+            validate = compile_fields(self.rules.fields, self.rules.one_of, only=only)
+            plan = self._row_plans[header] = (build, validate)
         return plan
 
     def _make_prepare(self) -> Callable[[Any], Any]:
@@ -474,20 +491,25 @@ class RecordPipeline:
         max_batch_bytes = self.max_batch_bytes
         row_plan = self._row_plan
         plan_header: tuple[str, ...] | None = None
-        plan: Callable[[list[str]], dict[str, Any]] | None = None
+        build_row: Callable[[list[str]], dict[str, Any]] | None = None
+        validate_row: Callable[[dict[str, Any]], list[Violation] | None] = validate
 
         def prepare(raw: Any) -> tuple[Any, bytes] | list[Violation] | object:
             """One source record -> (record, payload), violations, or _FILTERED."""
-            nonlocal plan_header, plan
+            nonlocal plan_header, build_row, validate_row
             rec = raw
+            check = validate
             if type(rec) is JsonLine:  # checked by fastcheck: its bytes are the payload
                 if len(rec.data) > room:
                     return [_too_big(len(rec.data), max_batch_bytes)]
                 return None, rec.data
             if type(rec) is CsvRow:  # one pass: empty-cell drop, field_map and coercion
                 if rec.header is not plan_header:
-                    plan_header, plan = rec.header, row_plan(rec.header)
-                rec = plan(rec.values)  # type: ignore[misc]
+                    plan_header = rec.header
+                    build_row, validate_row = row_plan(rec.header)
+                rec = build_row(rec.values)  # type: ignore[misc]
+                if transform is None:
+                    check = validate_row
             else:
                 if type(rec) is not dict:
                     if type(raw) is Unreadable:
@@ -509,7 +531,7 @@ class RecordPipeline:
                     if not isinstance(rec, Mapping):
                         return [_not_an_object(rec, "transform returned")]
                     rec = dict(rec)
-            errors = validate(rec)
+            errors = check(rec)
             if errors:
                 return errors
             try:

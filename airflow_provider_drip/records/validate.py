@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -164,10 +164,18 @@ def _compile_scalar(spec: R.Field) -> Check:
 
 
 def compile_fields(
-    fields: Mapping[str, R.Field], one_of: tuple[tuple[str, ...], ...] = ()
+    fields: Mapping[str, R.Field],
+    one_of: tuple[tuple[str, ...], ...] = (),
+    only: Iterable[str] | None = None,
 ) -> Callable[[Mapping[str, Any], str], list[Violation] | None]:
-    """Compile a field table into ``check(mapping, path_prefix) -> violations | None``."""
+    """Compile a field table into ``check(mapping, path_prefix) -> violations | None``.
+
+    With ``only``, values are type-checked for those fields alone (the caller knows every other
+    key holds a valid value); required fields and "one of" groups are still checked.
+    """
     checks: dict[str, Check] = {name: _compile_field(spec) for name, spec in fields.items()}
+    if only is not None:
+        return _compile_partial(fields, one_of, checks, tuple(n for n in only if n in fields))
     # Per known field, the exact types that need no further look (a str for a plain string
     # field...): one dict lookup and one set test per field, and nothing more for unknown ones.
     none: frozenset[type] = frozenset()
@@ -189,24 +197,91 @@ def compile_fields(
             if errs:
                 out = out or []
                 out.extend(errs)
-        for name in required:
-            v = rec.get(name)
-            if v is None or v == "":
-                out = out or []
-                out.append(Violation(prefix + name, "required", f"{name} is required"))
-        for group, label, text in groups:
-            for name in group:
-                v = rec.get(name)
-                if v is not None and v != "":
-                    break
-            else:
-                out = out or []
-                out.append(
-                    Violation(prefix + label, "one_of_required", f"one of {text} is required")
-                )
+        if required or groups:
+            missing = _presence_violations(rec, prefix, required, groups)
+            if missing:
+                out = (out or []) + missing
         return out
 
     return check
+
+
+def _presence_violations(
+    rec: Mapping[str, Any],
+    prefix: str,
+    required: tuple[str, ...],
+    groups: tuple[tuple[tuple[str, ...], str, str], ...],
+) -> list[Violation] | None:
+    out: list[Violation] | None = None
+    for name in required:
+        v = rec.get(name)
+        if v is None or v == "":
+            out = out or []
+            out.append(Violation(prefix + name, "required", f"{name} is required"))
+    for group, label, text in groups:
+        for name in group:
+            v = rec.get(name)
+            if v is not None and v != "":
+                break
+        else:
+            out = out or []
+            out.append(Violation(prefix + label, "one_of_required", f"one of {text} is required"))
+    return out
+
+
+def _compile_partial(
+    fields: Mapping[str, R.Field],
+    one_of: tuple[tuple[str, ...], ...],
+    checks: dict[str, Check],
+    names: tuple[str, ...],
+) -> Callable[[Mapping[str, Any], str], list[Violation] | None]:
+    """``compile_fields`` looking only at ``names`` (and at presence rules)."""
+    required = tuple(name for name, spec in fields.items() if spec.required)
+    groups = tuple((g, "|".join(g), " or ".join(g)) for g in one_of)
+    named_checks = tuple((name, checks[name]) for name in names)
+
+    def check(rec: Mapping[str, Any], prefix: str = "") -> list[Violation] | None:
+        out: list[Violation] | None = None
+        for name, field_check in named_checks:
+            v = rec.get(name)
+            if v is not None:
+                errs = field_check(v, prefix + name)
+                if errs:
+                    out = out or []
+                    out.extend(errs)
+        missing = _presence_violations(rec, prefix, required, groups)
+        if missing:
+            out = (out or []) + missing
+        return out
+
+    return check
+
+
+def valid_by_construction(
+    targets: Iterable[tuple[str, ...]], fields: Mapping[str, R.Field]
+) -> frozenset[str]:
+    """Top-level fields a CSV row plan always fills with a valid value (or leaves out).
+
+    A cell is a string (or None for a missing cell), a delimited-list field is coerced into a
+    list of strings, and dotted targets build a dict. So a plain string or id field fed only by
+    single-name targets, a list-of-strings field likewise, and a free-form object fed only by
+    dotted targets need no type check. Presence rules are not covered by this.
+    """
+    by_field: dict[str, list[tuple[str, ...]]] = {}
+    for parts in targets:
+        by_field.setdefault(parts[0], []).append(parts)
+    safe = set()
+    for name, paths in by_field.items():
+        spec = fields.get(name)
+        if spec is None or spec.enum is not None:
+            continue
+        if all(len(p) == 1 for p in paths):
+            fits = spec.type in (R.STRING, R.ID, R.LIST_OF_STRINGS)
+        else:
+            fits = all(len(p) > 1 for p in paths) and spec.type == R.OBJECT and not spec.fields
+        if fits:
+            safe.add(name)
+    return frozenset(safe)
 
 
 def _always_valid_types(spec: R.Field) -> frozenset[type] | None:

@@ -15,13 +15,22 @@ from airflow_provider_drip.records.mapping import (
     compile_coercer,
     compile_field_map,
     compile_row_plan,
+    row_targets,
 )
 from airflow_provider_drip.records.sources import CsvRow, _read_csv
-from airflow_provider_drip.rules import get_rules
+from airflow_provider_drip.records.validate import (
+    compile_fields,
+    compile_validator,
+    valid_by_construction,
+)
+from airflow_provider_drip.rules import RULES, get_rules
 
 COLUMNS = ["email", "tags", "lifetime_value", "prospect", "properties", "value", "x", "a.b", ""]
+COLUMNS += ["id", "action", "first_name", "custom_fields", "eu_consent", "occurred_at", "amount"]
 TARGETS = ["email", "tags", "properties.value", "properties.note", "custom_fields.plan", "x.y.z"]
+TARGETS += ["id", "first_name", "custom_fields", "email.x", "tags.x", "action", "items.name"]
 CELLS = ["", " ", "12", " 7 ", "1.5", "1e3", "nan", "true", "TRUE", "no", "a|b| ", "x", "1_000"]
+CELLS += ["a@b.co", "granted", "2024-01-02", "3e9"]
 
 
 def reference(
@@ -46,7 +55,7 @@ def reference(
     cells=st.lists(st.sampled_from(CELLS), max_size=8),
     field_map=st.dictionaries(st.sampled_from(COLUMNS), st.sampled_from(TARGETS), max_size=4),
     keep=st.booleans(),
-    resource=st.sampled_from(["subscribers", "events", "orders"]),
+    resource=st.sampled_from(sorted(RULES)),
     coerce=st.booleans(),
 )
 def test_row_plan_matches_the_step_by_step_result(
@@ -65,6 +74,35 @@ def test_row_plan_matches_the_step_by_step_result(
     want = reference(row.as_dict(), field_map, keep, resource, coerce)
     assert got == want
     assert list(got) == list(want)  # same key order, so the same JSON bytes
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    header=st.lists(st.sampled_from(COLUMNS), min_size=0, max_size=7),
+    cells=st.lists(st.sampled_from(CELLS), max_size=8),
+    field_map=st.dictionaries(st.sampled_from(COLUMNS), st.sampled_from(TARGETS), max_size=4),
+    keep=st.booleans(),
+    resource=st.sampled_from(sorted(RULES)),
+    coerce=st.booleans(),
+)
+def test_row_validator_gives_the_full_validators_verdict(
+    header: list[str],
+    cells: list[str],
+    field_map: dict[str, str],
+    keep: bool,
+    resource: str,
+    coerce: bool,
+) -> None:
+    """The per-header validator skips fields the plan fills validly, and nothing else."""
+    rules = get_rules(resource)
+    values = cells[: len(header)]
+    plan = compile_row_plan(tuple(header), field_map, keep, rules.fields if coerce else None, "|")
+    rec = plan(values)
+    targets = [parts for _, parts in row_targets(tuple(header), field_map, keep)]
+    only = [k for k in dict.fromkeys(p[0] for p in targets)]
+    only = [k for k in only if k not in valid_by_construction(targets, rules.fields)]
+    partial = compile_fields(rules.fields, rules.one_of, only=only)
+    assert partial(rec) == compile_validator(rules)(rec)
 
 
 def test_csv_reader_matches_dictreader() -> None:
