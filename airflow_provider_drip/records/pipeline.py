@@ -498,7 +498,6 @@ class RecordPipeline:
             """One source record -> (record, payload), violations, or _FILTERED."""
             nonlocal plan_header, build_row, validate_row
             rec = raw
-            check = validate
             if type(rec) is JsonLine:  # checked by fastcheck: its bytes are the payload
                 if len(rec.data) > room:
                     return [_too_big(len(rec.data), max_batch_bytes)]
@@ -509,7 +508,14 @@ class RecordPipeline:
                     build_row, validate_row = row_plan(rec.header)
                 rec = build_row(rec.values)  # type: ignore[misc]
                 if transform is None:
-                    check = validate_row
+                    # Cells, coerced numbers (finite), booleans, lists and dicts: always JSON.
+                    errors = validate_row(rec)
+                    if errors:
+                        return errors
+                    payload = encode(rec)
+                    if len(payload) > room:
+                        return [_too_big(len(payload), max_batch_bytes)]
+                    return rec, payload
             else:
                 if type(rec) is not dict:
                     if type(raw) is Unreadable:
@@ -531,7 +537,7 @@ class RecordPipeline:
                     if not isinstance(rec, Mapping):
                         return [_not_an_object(rec, "transform returned")]
                     rec = dict(rec)
-            errors = check(rec)
+            errors = validate(rec)
             if errors:
                 return errors
             try:

@@ -238,13 +238,16 @@ def _compile_partial(
     """``compile_fields`` looking only at ``names`` (and at presence rules)."""
     required = tuple(name for name, spec in fields.items() if spec.required)
     groups = tuple((g, "|".join(g), " or ".join(g)) for g in one_of)
-    named_checks = tuple((name, checks[name]) for name in names)
+    none: frozenset[type] = frozenset()
+    named_checks = tuple(
+        (name, _always_valid_types(fields[name]) or none, checks[name]) for name in names
+    )
 
     def check(rec: Mapping[str, Any], prefix: str = "") -> list[Violation] | None:
         out: list[Violation] | None = None
-        for name, field_check in named_checks:
+        for name, ok, field_check in named_checks:
             v = rec.get(name)
-            if v is not None:
+            if v is not None and type(v) not in ok:
                 errs = field_check(v, prefix + name)
                 if errs:
                     out = out or []
