@@ -87,16 +87,20 @@ def _in_task(handle: Any, jsonl: Any, notes: dict[str, str]) -> dict[str, list[f
         "DRIP_BENCH_SOURCE": str(jsonl),
     }
     with airflow_env(extra) as env:
-        for name, tune, note in (
-            ("in Airflow task: operator (on_invalid=skip)", "",
+        for name, on_invalid, tune, note in (
+            ("in Airflow task: operator (on_invalid=fail, default)", "fail", "",
              "airflow dags test, summary duration_s"),
-            ("in Airflow task: + gc.freeze()", "gcfreeze", "diagnostic via pre_execute"),
-            ("in Airflow task: + 1 ms switch interval", "switch", "diagnostic via pre_execute"),
+            ("in Airflow task: operator (on_invalid=skip)", "skip", "",
+             "airflow dags test, summary duration_s"),
+            ("in Airflow task: (skip) + gc.freeze()", "skip", "gcfreeze",
+             "diagnostic via pre_execute"),
+            ("in Airflow task: (skip) + 1 ms switch interval", "skip", "switch",
+             "diagnostic via pre_execute"),
         ):  # fmt: skip
             handle.control.reset(keep_config=True)
             started = time.perf_counter()
             summary = dags_test_summary(
-                env, "drip_bench_throughput", DRIP_BENCH_ON_INVALID="skip", DRIP_BENCH_TUNE=tune
+                env, "drip_bench_throughput", DRIP_BENCH_ON_INVALID=on_invalid, DRIP_BENCH_TUNE=tune
             )
             log(
                 f"{name}: {summary['duration_s']}s (dags test {time.perf_counter() - started:.0f}s)"
