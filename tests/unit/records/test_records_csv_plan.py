@@ -31,6 +31,15 @@ TARGETS = ["email", "tags", "properties.value", "properties.note", "custom_field
 TARGETS += ["id", "first_name", "custom_fields", "email.x", "tags.x", "action", "items.name"]
 CELLS = ["", " ", "12", " 7 ", "1.5", "1e3", "nan", "true", "TRUE", "no", "a|b| ", "x", "1_000"]
 CELLS += ["a@b.co", "granted", "2024-01-02", "3e9"]
+ROWS = {
+    "header": st.lists(st.sampled_from(COLUMNS), min_size=0, max_size=7),
+    "cells": st.lists(st.sampled_from(CELLS), max_size=8),
+    "field_map": st.dictionaries(st.sampled_from(COLUMNS), st.sampled_from(TARGETS), max_size=4),
+    "keep": st.booleans(),
+    "resource": st.sampled_from(sorted(RULES)),
+    "coerce": st.booleans(),
+}
+"""A CSV header, a row under it, a field_map and the pipeline settings that shape a row plan."""
 
 
 def reference(
@@ -50,14 +59,7 @@ def reference(
 
 
 @settings(max_examples=300, deadline=None)
-@given(
-    header=st.lists(st.sampled_from(COLUMNS), min_size=0, max_size=7),
-    cells=st.lists(st.sampled_from(CELLS), max_size=8),
-    field_map=st.dictionaries(st.sampled_from(COLUMNS), st.sampled_from(TARGETS), max_size=4),
-    keep=st.booleans(),
-    resource=st.sampled_from(sorted(RULES)),
-    coerce=st.booleans(),
-)
+@given(**ROWS)
 def test_row_plan_matches_the_step_by_step_result(
     header: list[str],
     cells: list[str],
@@ -77,14 +79,7 @@ def test_row_plan_matches_the_step_by_step_result(
 
 
 @settings(max_examples=500, deadline=None)
-@given(
-    header=st.lists(st.sampled_from(COLUMNS), min_size=0, max_size=7),
-    cells=st.lists(st.sampled_from(CELLS), max_size=8),
-    field_map=st.dictionaries(st.sampled_from(COLUMNS), st.sampled_from(TARGETS), max_size=4),
-    keep=st.booleans(),
-    resource=st.sampled_from(sorted(RULES)),
-    coerce=st.booleans(),
-)
+@given(**ROWS)
 def test_row_validator_gives_the_full_validators_verdict(
     header: list[str],
     cells: list[str],
