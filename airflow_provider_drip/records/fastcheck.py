@@ -99,7 +99,7 @@ def _struct(
     struct = msgspec.defstruct(
         f"Drip_{name}", [*required, *optional], forbid_unknown_fields=True, gc=False
     )
-    not_empty = [name for name, _ in required]  # the validator's "required" refuses "" too
+    not_empty = [field for field, _ in required]  # the validator's "required" refuses "" too
     if not checks and not not_empty and not one_of:
         return struct, None
     return struct, _residual_function(checks, not_empty, one_of)
