@@ -64,7 +64,7 @@ def record(fields: Any, depth: int = 0) -> st.SearchStrategy[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("resource", sorted(R.RULES))
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(data=st.data())
 def test_never_accepts_what_the_validator_rejects(resource: str, data: Any) -> None:
     rules = R.get_rules(resource)
