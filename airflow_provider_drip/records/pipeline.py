@@ -269,7 +269,12 @@ class RecordPipeline:
         self._validate = compile_validator(self.rules)
         # JSON lines that need no reshaping are checked in C and forwarded as they are.
         reshapes = self._mapper is not None or self._coercer is not None or transform is not None
-        self._accept_line = None if reshapes or dedupe else compile_line_check(self.rules)
+        jsonl = isinstance(self._source, FileSource) and any(
+            fmt == "jsonl" for fmt, _ in self._source.formats
+        )
+        self._accept_line = (
+            compile_line_check(self.rules) if jsonl and not reshapes and not dedupe else None
+        )
         self._row_plans: dict[tuple[str, ...], RowPlan] = {}
         self._spool: ChunkSpool | None = None
         self._replaying: ChunkSpool | None = None
