@@ -15,7 +15,7 @@ import contextlib
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
@@ -124,17 +124,7 @@ class PipelineStats:
     rejected_by_rule: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "records_read": self.records_read,
-            "records_valid": self.records_valid,
-            "records_rejected": self.records_rejected,
-            "records_filtered": self.records_filtered,
-            "records_deduplicated": self.records_deduplicated,
-            "records_emitted": self.records_emitted,
-            "chunks_emitted": self.chunks_emitted,
-            "bytes_emitted": self.bytes_emitted,
-            "rejected_by_rule": dict(self.rejected_by_rule),
-        }
+        return asdict(self)  # fields in order; the dict and lists are copies
 
 
 @dataclass(frozen=True)
@@ -155,19 +145,7 @@ class PreflightReport:
     rejects_path: str | None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "total": self.total,
-            "valid": self.valid,
-            "rejected": self.rejected,
-            "filtered": self.filtered,
-            "deduplicated": self.deduplicated,
-            "to_send": self.to_send,
-            "chunks": self.chunks,
-            "body_bytes": self.body_bytes,
-            "rejected_by_rule": dict(self.rejected_by_rule),
-            "sample_rejects": list(self.sample_rejects),
-            "rejects_path": self.rejects_path,
-        }
+        return asdict(self)  # fields in order; the dict and lists are copies
 
 
 class _RejectsWriter:
