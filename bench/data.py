@@ -10,7 +10,9 @@ from __future__ import annotations
 import csv
 import json
 import random
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TextIO
 
 from bench.common import DATA_DIR
 
@@ -53,41 +55,47 @@ def _path(kind: str, n: int, invalid_every: int) -> Path:
     return DATA_DIR / f"subscribers-{n}{suffix}.{kind}"
 
 
-def jsonl_file(n: int, invalid_every: int = 0) -> Path:
-    """``n`` subscribers as JSON Lines (cached)."""
-    path = _path("jsonl", n, invalid_every)
+def _cached(path: Path, write: Callable[[TextIO], None], newline: str | None = None) -> Path:
+    """``path``, written once by ``write`` (through a temporary file, so never half-written)."""
     if path.exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    rng = random.Random(n)
     tmp = path.with_suffix(".tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        for i in range(n):
-            bad = bool(invalid_every) and i % invalid_every == invalid_every - 1
-            f.write(json.dumps(subscriber(i, rng, bad), separators=(",", ":")) + "\n")
+    with tmp.open("w", encoding="utf-8", newline=newline) as f:
+        write(f)
     tmp.rename(path)
     return path
 
 
+def _rows(n: int, invalid_every: int) -> Iterator[dict]:
+    rng = random.Random(n)
+    for i in range(n):
+        bad = bool(invalid_every) and i % invalid_every == invalid_every - 1
+        yield subscriber(i, rng, bad)
+
+
+def jsonl_file(n: int, invalid_every: int = 0) -> Path:
+    """``n`` subscribers as JSON Lines (cached)."""
+
+    def write(f: TextIO) -> None:
+        for r in _rows(n, invalid_every):
+            f.write(json.dumps(r, separators=(",", ":")) + "\n")
+
+    return _cached(_path("jsonl", n, invalid_every), write)
+
+
 def csv_file(n: int, invalid_every: int = 0) -> Path:
     """The same subscribers as CSV: flat columns, tags joined with ``|`` (cached)."""
-    path = _path("csv", n, invalid_every)
-    if path.exists():
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rng = random.Random(n)
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("w", encoding="utf-8", newline="") as f:
+
+    def write(f: TextIO) -> None:
         writer = csv.writer(f)
         writer.writerow(CSV_COLUMNS)
-        for i in range(n):
-            bad = bool(invalid_every) and i % invalid_every == invalid_every - 1
-            r = subscriber(i, rng, bad)
+        for r in _rows(n, invalid_every):
             writer.writerow(
                 [r["email"], r["first_name"], r["last_name"], r["city"], r["country"],
                  r["time_zone"], CSV_LIST_DELIMITER.join(r["tags"]),
                  r["custom_fields"]["plan"], r["custom_fields"]["signup_source"],
                  r["lifetime_value"], "true" if r["prospect"] else "false"]
             )  # fmt: skip
-    tmp.rename(path)
-    return path
+
+    return _cached(_path("csv", n, invalid_every), write, newline="")
