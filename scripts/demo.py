@@ -24,11 +24,11 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from tests.e2e.airflow_env import (  # noqa: E402
     EXAMPLE_DAG_IDS,
-    EXAMPLE_DAGS,
     AirflowEnv,
     DagsTestResult,
     Emulator,
     HarnessError,
+    example_dags_env,
 )
 
 
@@ -111,18 +111,10 @@ def print_rejects(rejects_dir: Path) -> None:
 
 def run_demo(workdir: Path, dag_ids: list[str]) -> bool:
     started = time.monotonic()
-    rejects_dir = workdir / "rejects"
     print(f"Demo workspace: {workdir}")
     with Emulator(log_path=workdir / "emulator.log") as emulator:
         print(f"Drip emulator listening on {emulator.url}")
-        env = AirflowEnv(
-            workdir / "airflow",
-            EXAMPLE_DAGS,
-            extra_env={
-                "AIRFLOW_CONN_DRIP_DEFAULT": emulator.connection_json(),
-                "DRIP_EXAMPLE_REJECTS_URI": f"file://{rejects_dir}",
-            },
-        )
+        env, rejects_dir = example_dags_env(workdir, emulator)
         try:
             print("Preparing a temporary Airflow (SQLite): airflow db migrate ...")
             env.migrate()

@@ -614,3 +614,18 @@ class AirflowEnv:
         for path in sorted(base.rglob("*.log")) if base.exists() else []:
             parts.append(f"--- {path.relative_to(base)}\n{path.read_text(errors='replace')}")
         return "\n".join(parts)[-tail:]
+
+
+def example_dags_env(workdir: Path, emulator: Emulator) -> tuple[AirflowEnv, Path]:
+    """An Airflow home under ``workdir`` for the example DAGs, their Drip connection pointing at
+    ``emulator``; returns it with the directory the DAGs write their rejects files to."""
+    rejects_dir = workdir / "rejects"
+    env = AirflowEnv(
+        workdir / "airflow",
+        EXAMPLE_DAGS,
+        extra_env={
+            "AIRFLOW_CONN_DRIP_DEFAULT": emulator.connection_json(),
+            "DRIP_EXAMPLE_REJECTS_URI": f"file://{rejects_dir}",
+        },
+    )
+    return env, rejects_dir

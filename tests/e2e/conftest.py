@@ -15,10 +15,10 @@ import pytest
 
 from tests.e2e.airflow_env import (
     EXAMPLE_DAG_IDS,
-    EXAMPLE_DAGS,
     AirflowEnv,
     DagsTestResult,
     Emulator,
+    example_dags_env,
 )
 
 
@@ -49,16 +49,8 @@ def example_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExampleRu
     the whole session still say exactly what each DAG sent.
     """
     workdir = tmp_path_factory.mktemp("examples")
-    rejects_dir = workdir / "rejects"
     with Emulator(log_path=workdir / "emulator.log") as emulator:
-        env = AirflowEnv(
-            workdir / "airflow",
-            EXAMPLE_DAGS,
-            extra_env={
-                "AIRFLOW_CONN_DRIP_DEFAULT": emulator.connection_json(),
-                "DRIP_EXAMPLE_REJECTS_URI": f"file://{rejects_dir}",
-            },
-        )
+        env, rejects_dir = example_dags_env(workdir, emulator)
         try:
             env.migrate()
             results = env.dags_test_many(EXAMPLE_DAG_IDS, timeout=600)
