@@ -178,7 +178,8 @@ class BatchSync:
             total=cursor.total if cursor.total is not None else self.pipeline.total_hint,
         )
         prefetcher = Prefetcher(
-            self.pipeline.chunks(start=cursor.position), depth=self.options.prefetch_depth
+            self.pipeline.chunks(start=cursor.position, background=True),
+            depth=self.options.prefetch_depth,
         )
         try:
             for chunk in prefetcher:

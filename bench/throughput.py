@@ -24,14 +24,18 @@ TARGET_VS_NAIVE = 1.5
 TARGET_VS_CEILING = 0.5
 
 
-def _switch_interval(seconds: float, fn: Callable[[], Any]) -> Callable[[], Any]:
+def _without_gil_hand_over(fn: Callable[[], Any]) -> Callable[[], Any]:
+    """Diagnostic: the background pass keeps the GIL until the 5 ms switch interval runs out."""
+
     def run() -> Any:
-        old = sys.getswitchinterval()
-        sys.setswitchinterval(seconds)
+        from airflow_provider_drip.records import pipeline
+
+        every = pipeline.HAND_OVER_GIL_EVERY
+        pipeline.HAND_OVER_GIL_EVERY = 0
         try:
             return fn()
         finally:
-            sys.setswitchinterval(old)
+            pipeline.HAND_OVER_GIL_EVERY = every
 
     return run
 
@@ -45,7 +49,7 @@ def measure(records: int, rounds: int, with_airflow: bool) -> dict[str, Any]:
         bodies = ceiling_bodies(jsonl)
         run_provider(handle, jsonl_file(2000))  # warm-up: imports Airflow, untimed
         run_naive(handle, jsonl_file(2000))
-        jsonl_skip = lambda: run_provider(handle, jsonl, on_invalid="skip")  # noqa: E731
+        csv_skip = lambda: run_provider(handle, csv, on_invalid="skip", **csv_opts)  # noqa: E731
         cases: list[tuple[str, str, Callable[[], Any]]] = [
             ("ceiling", "pre-serialised bodies, one keep-alive connection",
              lambda: run_ceiling(handle, bodies)),
@@ -53,13 +57,13 @@ def measure(records: int, rounds: int, with_airflow: bool) -> dict[str, Any]:
              lambda: run_naive(handle, jsonl)),
             ("provider jsonl (on_invalid=fail, default)", "validates all first, then sends",
              lambda: run_provider(handle, jsonl)),
-            ("provider jsonl (on_invalid=skip)", "one streaming pass", jsonl_skip),
-            ("provider jsonl (skip) + 1 ms GIL switch interval",
-             "diagnostic: the fix for the GIL convoy", _switch_interval(0.001, jsonl_skip)),
+            ("provider jsonl (on_invalid=skip)", "one streaming pass",
+             lambda: run_provider(handle, jsonl, on_invalid="skip")),
             ("naive csv", "DictReader into a list, reshaped by hand",
              lambda: run_naive(handle, csv)),
-            ("provider csv (on_invalid=skip)", "field_map + coercion",
-             lambda: run_provider(handle, csv, on_invalid="skip", **csv_opts)),
+            ("provider csv (on_invalid=skip)", "field_map + coercion", csv_skip),
+            ("provider csv (skip), no GIL hand-over",
+             "diagnostic: HAND_OVER_GIL_EVERY = 0", _without_gil_hand_over(csv_skip)),
         ]  # fmt: skip
         for round_no in range(rounds):
             for name, note, fn in cases:
@@ -97,8 +101,6 @@ def _in_task(handle: Any, jsonl: Any, notes: dict[str, str], rounds: int) -> dic
             ("in Airflow task: operator (on_invalid=skip)", "skip", "",
              "airflow dags test, summary duration_s"),
             ("in Airflow task: (skip) + gc.freeze()", "skip", "gcfreeze",
-             "diagnostic via pre_execute"),
-            ("in Airflow task: (skip) + 1 ms switch interval", "skip", "switch",
              "diagnostic via pre_execute"),
         ):  # fmt: skip
             for _ in range(1 if tune else rounds):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import gc
 import os
-import sys
 from datetime import datetime
 from typing import Any
 
@@ -24,11 +23,8 @@ TUNE = os.environ.get("DRIP_BENCH_TUNE", "")
 def _tune(context: Any) -> None:
     """Diagnostic only (``DRIP_BENCH_TUNE``): what the provider itself could do in a task.
 
-    ``switch``: a 1 ms GIL switch interval, so the HTTP thread is not starved by the prefetch
-    thread; ``gcfreeze``: move Airflow's live objects out of the collector's reach.
+    ``gcfreeze``: move Airflow's live objects out of the collector's reach.
     """
-    if "switch" in TUNE:
-        sys.setswitchinterval(0.001)
     if "gcfreeze" in TUNE:
         gc.collect()
         gc.freeze()

@@ -473,3 +473,23 @@ def test_stats_update_while_chunks_are_consumed() -> None:
     assert p.stats.records_read == 4  # the record that closed the chunk
     list(it)
     assert p.stats.as_dict()["chunks_emitted"] == 4 and p.stats.records_read == 10
+
+
+def test_background_pass_hands_over_the_gil_every_n_records(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The sync loop's prefetch thread must let the HTTP thread run between records."""
+    import time
+
+    from airflow_provider_drip.records import pipeline as pipeline_module
+
+    calls: list[float] = []
+    monkeypatch.setattr(time, "sleep", calls.append)
+    rows = [{"email": f"u{i}@x.co"} for i in range(1000)]
+    every = pipeline_module.HAND_OVER_GIL_EVERY
+
+    sent = sum(len(c) for c in RecordPipeline("subscribers", records=rows).chunks())
+    assert (sent, calls) == (1000, [])  # a foreground pass never yields
+
+    sent = sum(len(c) for c in RecordPipeline("subscribers", records=rows).chunks(background=True))
+    assert (sent, calls) == (1000, [0] * (1000 // every))

@@ -30,6 +30,9 @@ def test_chunking_keeps_every_valid_record_once_in_order(
         transform=drop,
     )
     chunks = list(p.chunks())
+    stats = p.stats.as_dict()
+    assert list(p.chunks(background=True)) == chunks  # handing over the GIL changes nothing
+    assert p.stats.as_dict() == stats
     got = [r["i"] for c in chunks for r in c.records()]
     expected = [
         i
