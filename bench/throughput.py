@@ -5,7 +5,7 @@ the naive script can be beaten by at most ceiling/naive. Targets (issue #7): pro
 naive baseline and ≥ 0.5 of the ceiling. Rows are measured interleaved, ``--rounds`` times; the
 table shows the best round of each (all samples are in the JSON).
 
-    python -m bench.throughput [--records 200000] [--rounds 3] [--no-airflow]
+    python -m bench.throughput [--records 200000] [--rounds 5] [--no-airflow]
 """
 
 from __future__ import annotations
@@ -153,7 +153,7 @@ def report(records: int, measured: dict[str, Any]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.throughput")
     parser.add_argument("--records", type=int, default=200_000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--no-airflow", action="store_true", help="skip the in-task runs")
     args = parser.parse_args(argv)
     measured = measure(args.records, args.rounds, not args.no_airflow)
