@@ -2,7 +2,9 @@
 
 A POST spends most of its time waiting on the socket (the GIL is released), so reading, mapping,
 validating and serialising the next chunk in a background thread overlaps client work with the
-request in flight. The queue is bounded, so memory stays at ``depth`` chunks.
+request in flight. The queue is bounded, so memory stays at ``depth`` chunks. A CPU-bound source
+must hand over the GIL now and then, or the consumer's every socket wake-up waits out CPython's
+5 ms switch interval (the record pipeline does: ``chunks(background=True)``).
 """
 
 from __future__ import annotations
