@@ -2,8 +2,8 @@
 
 All figures include the emulator's own work (it runs in a separate process, rate limit off), so
 the naive script can be beaten by at most ceiling/naive. Targets (issue #7): provider ≥ 1.5x the
-naive baseline and ≥ 0.5 of the ceiling. Rows are measured interleaved, ``--rounds`` times; the
-table shows the best round of each (all samples are in the JSON).
+naive baseline and ≥ 0.5 of the ceiling. Rows are measured interleaved, ``--rounds`` times; each
+ratio is taken within a round and the table shows its median over the rounds (see ``report``).
 
     python -m bench.throughput [--records 200000] [--rounds 5] [--no-airflow]
 """
@@ -11,6 +11,7 @@ table shows the best round of each (all samples are in the JSON).
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -117,31 +118,58 @@ def _in_task(env: Any, on_invalid: str) -> float:
 
 
 def report(records: int, measured: dict[str, Any]) -> dict[str, Any]:
+    """Ratios are taken round by round (rows of one round ran minutes apart, so a fast or slow
+    spell of the VM hits them alike) and summarised by their median over the rounds.
+
+    A best-of-rounds ratio compares each row's luckiest sample; the ceiling, the shortest row,
+    is the likeliest to fall entirely in a fast spell (10:00 run: 1.74 s against 2.40-3.33 s),
+    which moved every ÷ ceiling figure by a third. Both are in the JSON.
+    """
     samples, notes = measured["samples"], measured["notes"]
-    best = {name: min(values) for name, values in samples.items()}
-    rate = {name: records / s for name, s in best.items()}
-    ceiling, naive = rate["ceiling"], rate["naive jsonl"]
+    ceiling, naive = samples["ceiling"], samples["naive jsonl"]
     rows, results = [], []
-    for name, r in rate.items():
-        base = rate["naive csv"] if "csv" in name else naive
-        vs_naive, vs_ceiling = r / base, r / ceiling
+    for name, values in samples.items():
+        base = samples["naive csv"] if "csv" in name else naive
+        vs_naive = [b / v for b, v in zip(base, values, strict=True)]
+        vs_ceiling = [c / v for c, v in zip(ceiling, values, strict=True)]
+        med_naive, med_ceiling = statistics.median(vs_naive), statistics.median(vs_ceiling)
         is_provider = "provider" in name or "Airflow" in name
-        meets = is_provider and vs_naive >= TARGET_VS_NAIVE and vs_ceiling >= TARGET_VS_CEILING
-        rows.append([name, best[name], round(r), f"{vs_naive:.2f}x", f"{vs_ceiling:.2f}",
+        rounds_met = sum(
+            n >= TARGET_VS_NAIVE and c >= TARGET_VS_CEILING
+            for n, c in zip(vs_naive, vs_ceiling, strict=True)
+        )
+        meets = med_naive >= TARGET_VS_NAIVE and med_ceiling >= TARGET_VS_CEILING
+        median_s = statistics.median(values)
+        best = min(values)
+        rows.append([name, median_s, best, round(records / median_s), f"{med_naive:.2f}x",
+                     f"{med_ceiling:.2f}", f"{min(vs_ceiling):.2f}",
+                     f"{rounds_met}/{len(values)}" if is_provider else None,
                      meets if is_provider else None])  # fmt: skip
-        results.append({"case": name, "note": notes[name], "best_seconds": round(best[name], 3),
-                        "samples_s": [round(x, 3) for x in samples[name]],
-                        "records_per_s": round(r), "vs_naive": round(vs_naive, 3),
-                        "vs_ceiling": round(vs_ceiling, 3),
+        results.append({"case": name, "note": notes[name],
+                        "median_seconds": round(median_s, 3), "best_seconds": round(best, 3),
+                        "samples_s": [round(x, 3) for x in values],
+                        "records_per_s": round(records / median_s),
+                        "vs_naive": round(med_naive, 3), "vs_ceiling": round(med_ceiling, 3),
+                        "vs_naive_by_round": [round(x, 3) for x in vs_naive],
+                        "vs_ceiling_by_round": [round(x, 3) for x in vs_ceiling],
+                        "best_of_rounds": {"vs_naive": round(min(base) / best, 3),
+                                           "vs_ceiling": round(min(ceiling) / best, 3)},
+                        "rounds_meeting_targets": rounds_met if is_provider else None,
                         "meets_targets": meets if is_provider else None})  # fmt: skip
-    text = table(["case", "seconds", "records/s", "x naive", "÷ ceiling", "targets met"], rows)
+    headers = ["case", "median s", "best s", "records/s", "x naive", "÷ ceiling",
+               "÷ ceiling, worst round", "rounds met", "targets met"]  # fmt: skip
+    text = table(headers, rows)
+    gain = statistics.median(n / c for n, c in zip(naive, ceiling, strict=True))
     print(f"\nThroughput: {records:,} subscribers, emulator in its own process, rate limit off")
-    print(f"(max possible gain over naive = ceiling/naive = {ceiling / naive:.2f}x)\n")
+    print("Ratios: per round (rows interleaved), median over the rounds")
+    print(f"(max possible gain over naive = ceiling/naive = {gain:.2f}x)\n")
     print(text)
     return {
         "records": records,
+        "rounds": len(ceiling),
+        "statistic": "median over rounds of the ratio within each round",
         "targets": {"vs_naive": TARGET_VS_NAIVE, "vs_ceiling": TARGET_VS_CEILING},
-        "max_gain_over_naive": round(ceiling / naive, 3),
+        "max_gain_over_naive": round(gain, 3),
         "results": results,
         "table_markdown": text,
     }
