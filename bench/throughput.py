@@ -118,12 +118,12 @@ def _in_task(env: Any, on_invalid: str) -> float:
 
 
 def report(records: int, measured: dict[str, Any]) -> dict[str, Any]:
-    """Ratios are taken round by round (rows of one round ran minutes apart, so a fast or slow
-    spell of the VM hits them alike) and summarised by their median over the rounds.
+    """Ratios are taken round by round (the rows of one round run within about a minute, so a
+    fast or slow spell of the VM hits them alike) and summarised by their median over the rounds.
 
     A best-of-rounds ratio compares each row's luckiest sample; the ceiling, the shortest row,
     is the likeliest to fall entirely in a fast spell (10:00 run: 1.74 s against 2.40-3.33 s),
-    which moved every ÷ ceiling figure by a third. Both are in the JSON.
+    which moved every ÷ ceiling figure by about a third. Both are in the JSON.
     """
     samples, notes = measured["samples"], measured["notes"]
     ceiling, naive = samples["ceiling"], samples["naive jsonl"]
