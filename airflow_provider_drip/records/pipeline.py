@@ -41,10 +41,9 @@ from airflow_provider_drip.records.sources import (
 )
 from airflow_provider_drip.records.spool import ChunkSpool
 from airflow_provider_drip.records.validate import (
-    compile_fields,
+    compile_row_validator,
     compile_validator,
     find_non_finite,
-    valid_by_construction,
 )
 from airflow_provider_drip.resources import MAX_BATCH_SIZE, BatchResource, get_resource
 from airflow_provider_drip.rules import get_rules
@@ -469,10 +468,7 @@ class RecordPipeline:
             keep = self.keep_unmapped
             build = compile_row_plan(header, self.field_map, keep, fields, self.list_delimiter)
             targets = [parts for _, parts in row_targets(header, self.field_map, keep)]
-            safe = valid_by_construction(targets, self.rules.fields)
-            present = dict.fromkeys(parts[0] for parts in targets)  # the record's key order
-            only = [name for name in present if name not in safe]
-            validate = compile_fields(self.rules.fields, self.rules.one_of, only=only)
+            validate = compile_row_validator(targets, self.rules)
             plan = self._row_plans[header] = (build, validate)
         return plan
 

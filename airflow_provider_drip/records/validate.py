@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -173,15 +173,16 @@ def compile_fields(
     With ``only``, values are type-checked for those fields alone (the caller knows every other
     key holds a valid value); required fields and "one of" groups are still checked.
     """
-    checks: dict[str, Check] = {name: _compile_field(spec) for name, spec in fields.items()}
+    required = tuple(name for name, spec in fields.items() if spec.required)
+    groups = tuple((g, "|".join(g), " or ".join(g)) for g in one_of)
     if only is not None:
-        return _compile_partial(fields, one_of, checks, tuple(n for n in only if n in fields))
+        names = tuple(name for name in only if name in fields)
+        return _compile_partial(fields, names, required, groups)
+    checks: dict[str, Check] = {name: _compile_field(spec) for name, spec in fields.items()}
     # Per known field, the exact types that need no further look (a str for a plain string
     # field...): one dict lookup and one set test per field, and nothing more for unknown ones.
     none: frozenset[type] = frozenset()
     fast = {name: _always_valid_types(spec) or none for name, spec in fields.items()}
-    required = tuple(name for name, spec in fields.items() if spec.required)
-    groups = tuple((g, "|".join(g), " or ".join(g)) for g in one_of)
     NoneType = type(None)
 
     def check(rec: Mapping[str, Any], prefix: str = "") -> list[Violation] | None:
@@ -231,16 +232,15 @@ def _presence_violations(
 
 def _compile_partial(
     fields: Mapping[str, R.Field],
-    one_of: tuple[tuple[str, ...], ...],
-    checks: dict[str, Check],
     names: tuple[str, ...],
+    required: tuple[str, ...],
+    groups: tuple[tuple[tuple[str, ...], str, str], ...],
 ) -> Callable[[Mapping[str, Any], str], list[Violation] | None]:
     """``compile_fields`` looking only at ``names`` (and at presence rules)."""
-    required = tuple(name for name, spec in fields.items() if spec.required)
-    groups = tuple((g, "|".join(g), " or ".join(g)) for g in one_of)
     none: frozenset[type] = frozenset()
     named_checks = tuple(
-        (name, _always_valid_types(fields[name]) or none, checks[name]) for name in names
+        (name, _always_valid_types(fields[name]) or none, _compile_field(fields[name]))
+        for name in names
     )
 
     def check(rec: Mapping[str, Any], prefix: str = "") -> list[Violation] | None:
@@ -252,9 +252,10 @@ def _compile_partial(
                 if errs:
                     out = out or []
                     out.extend(errs)
-        missing = _presence_violations(rec, prefix, required, groups)
-        if missing:
-            out = (out or []) + missing
+        if required or groups:
+            missing = _presence_violations(rec, prefix, required, groups)
+            if missing:
+                out = (out or []) + missing
         return out
 
     return check
@@ -285,6 +286,17 @@ def valid_by_construction(
         if fits:
             safe.add(name)
     return frozenset(safe)
+
+
+def compile_row_validator(
+    targets: Sequence[tuple[str, ...]], rules: R.ResourceRules
+) -> Callable[[Mapping[str, Any], str], list[Violation] | None]:
+    """The validator for records a CSV row plan builds from ``targets`` (its target paths):
+    it type-checks only the fields the plan can fill with an invalid value."""
+    safe = valid_by_construction(targets, rules.fields)
+    present = dict.fromkeys(parts[0] for parts in targets)  # the record's key order
+    only = [name for name in present if name not in safe]
+    return compile_fields(rules.fields, rules.one_of, only=only)
 
 
 def _always_valid_types(spec: R.Field) -> frozenset[type] | None:

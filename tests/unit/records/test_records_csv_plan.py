@@ -18,11 +18,7 @@ from airflow_provider_drip.records.mapping import (
     row_targets,
 )
 from airflow_provider_drip.records.sources import CsvRow, _read_csv
-from airflow_provider_drip.records.validate import (
-    compile_fields,
-    compile_validator,
-    valid_by_construction,
-)
+from airflow_provider_drip.records.validate import compile_row_validator, compile_validator
 from airflow_provider_drip.rules import RULES, get_rules
 
 COLUMNS = ["email", "tags", "lifetime_value", "prospect", "properties", "value", "x", "a.b", ""]
@@ -94,9 +90,7 @@ def test_row_validator_gives_the_full_validators_verdict(
     plan = compile_row_plan(tuple(header), field_map, keep, rules.fields if coerce else None, "|")
     rec = plan(values)
     targets = [parts for _, parts in row_targets(tuple(header), field_map, keep)]
-    safe = valid_by_construction(targets, rules.fields)
-    only = [k for k in dict.fromkeys(p[0] for p in targets) if k not in safe]
-    partial = compile_fields(rules.fields, rules.one_of, only=only)
+    partial = compile_row_validator(targets, rules)
     assert partial(rec) == compile_validator(rules)(rec)
 
 
