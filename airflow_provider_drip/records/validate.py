@@ -199,21 +199,20 @@ def compile_fields(
                 out = out or []
                 out.extend(errs)
         if required or groups:
-            missing = _presence_violations(rec, prefix, required, groups)
-            if missing:
-                out = (out or []) + missing
+            out = _add_presence_violations(out, rec, prefix, required, groups)
         return out
 
     return check
 
 
-def _presence_violations(
+def _add_presence_violations(
+    out: list[Violation] | None,
     rec: Mapping[str, Any],
     prefix: str,
     required: tuple[str, ...],
     groups: tuple[tuple[tuple[str, ...], str, str], ...],
 ) -> list[Violation] | None:
-    out: list[Violation] | None = None
+    """``out`` (the value violations so far) plus missing required fields and "one of" groups."""
     for name in required:
         v = rec.get(name)
         if v is None or v == "":
@@ -253,9 +252,7 @@ def _compile_partial(
                     out = out or []
                     out.extend(errs)
         if required or groups:
-            missing = _presence_violations(rec, prefix, required, groups)
-            if missing:
-                out = (out or []) + missing
+            out = _add_presence_violations(out, rec, prefix, required, groups)
         return out
 
     return check
