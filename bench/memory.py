@@ -44,7 +44,7 @@ def child(kind: str, source: Path, url: str, account: str, token: str) -> None:
 
     handle = EmulatorHandle(url, account, token, EmulatorControl(url))
     if kind == "provider":
-        for module in ("airflow_provider_drip.hooks.drip", "airflow_provider_drip.sync"):
+        for module in ("airflow_provider_drip.hooks.drip", "airflow_provider_drip.sync.loop"):
             importlib.import_module(module)  # Airflow's import cost is not the data's
     after_imports = _rss_mb()
     with Timer() as t:

@@ -20,9 +20,9 @@ from bench.runners import use_connection, warm_up
 
 def measure(handle: Any, source: Any, depth: int | None) -> dict[str, float]:
     from airflow_provider_drip.hooks.drip import DripHook
-    from airflow_provider_drip.prefetch import Prefetcher
     from airflow_provider_drip.records import RecordPipeline
     from airflow_provider_drip.resources import get_resource
+    from airflow_provider_drip.sync.prefetch import Prefetcher
 
     resource = get_resource("subscribers")
     handle.control.reset(keep_config=True)

@@ -37,7 +37,7 @@ def warm_up() -> None:
     """Import the provider (and so Airflow) before anything is timed."""
     import importlib
 
-    for module in ("airflow_provider_drip.hooks.drip", "airflow_provider_drip.sync",
+    for module in ("airflow_provider_drip.hooks.drip", "airflow_provider_drip.sync.loop",
                    "airflow_provider_drip.records"):  # fmt: skip
         importlib.import_module(module)
 
@@ -54,11 +54,11 @@ def run_provider(
     prefetch_depth: int | None = None,
 ) -> dict[str, Any]:
     """Send ``source`` with the provider's pipeline, sync loop and hook; returns the summary."""
-    from airflow_provider_drip.checkpoint import MemoryCheckpoint
     from airflow_provider_drip.hooks.drip import DripHook
     from airflow_provider_drip.records import RecordPipeline
     from airflow_provider_drip.resources import get_resource
-    from airflow_provider_drip.sync import BatchSync, SyncOptions
+    from airflow_provider_drip.sync.checkpoint import MemoryCheckpoint
+    from airflow_provider_drip.sync.loop import BatchSync, SyncOptions
 
     use_connection(handle)
     logger = logging.getLogger("bench.provider")

@@ -12,7 +12,7 @@ first request of each window), simulates asynchronous v3 processing behind the a
 request-status endpoint, injects faults deterministically, and records what it received for
 inspection through ``/_emulator/...``.
 
-Throughput, measured with ``python -m airflow_provider_drip.emulator.bench --requests 1000``
+Throughput, measured with ``python -m bench.emulator_load --requests 1000``
 (1000 pre-serialised batches of 1000 small unique subscribers over one keep-alive connection, rate
 limit off, emulator in a subprocess, shared 2-core machine at load average ~5.9): 39.8 requests/s
 = 39,800 records/s, 162 MB resident after the 1M records (52-62 requests/s in quieter runs).

@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from airflow_provider_drip.emulator.config import EmulatorConfig
-from airflow_provider_drip.emulator.people import People
+from airflow_provider_drip.emulator.subscriber_store import People
 from airflow_provider_drip.resources import RESOURCES
 
 MAX_BATCH_SIZES_KEPT = 100_000

@@ -30,7 +30,6 @@ import requests
 from airflow.sdk import BaseHook
 from requests.adapters import HTTPAdapter
 
-from airflow_provider_drip.connection import DripConnectionSettings
 from airflow_provider_drip.exceptions import (
     DripAmbiguousOutcomeError,
     DripAPIError,
@@ -39,7 +38,8 @@ from airflow_provider_drip.exceptions import (
     DripRateLimitError,
     DripServerError,
 )
-from airflow_provider_drip.http_retry import (
+from airflow_provider_drip.hooks.responses import BatchResponse, RequestStatus, parse_error_details
+from airflow_provider_drip.hooks.retry import (
     GATEWAY_TIMEOUT_STATUSES,
     RETRYABLE_STATUSES,
     FailureKind,
@@ -51,7 +51,7 @@ from airflow_provider_drip.http_retry import (
     parse_retry_after,
     rate_limit_wait,
 )
-from airflow_provider_drip.models import BatchResponse, RequestStatus, parse_error_details
+from airflow_provider_drip.hooks.settings import DripConnectionSettings
 from airflow_provider_drip.resources import (
     ACCOUNTS_PATH,
     MAX_BATCH_SIZE,

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Asset, BaseOperator, BaseOperatorLink, conf
 
-from airflow_provider_drip.checkpoint import checkpoint_for
 from airflow_provider_drip.exceptions import DripConfigError
 from airflow_provider_drip.hooks.drip import DripHook
 from airflow_provider_drip.records import RecordPipeline
@@ -23,7 +22,8 @@ from airflow_provider_drip.resources import (
     BatchResource,
     get_resource,
 )
-from airflow_provider_drip.sync import (
+from airflow_provider_drip.sync.checkpoint import checkpoint_for
+from airflow_provider_drip.sync.loop import (
     DEFAULT_MAX_RATE_LIMIT_WAIT,
     DEFER_MIN_WAIT,
     BatchSync,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from airflow_provider_drip import rules as R
+from airflow_provider_drip.records import field_tables as R
 
 Record = dict[str, Any]
 

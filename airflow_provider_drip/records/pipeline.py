@@ -24,7 +24,8 @@ import fsspec
 import msgspec
 
 from airflow_provider_drip.records.errors import InvalidRecordError, Violation
-from airflow_provider_drip.records.fastcheck import compile_line_check
+from airflow_provider_drip.records.field_tables import get_rules
+from airflow_provider_drip.records.jsonl_check import compile_line_check
 from airflow_provider_drip.records.mapping import (
     compile_coercer,
     compile_field_map,
@@ -46,7 +47,6 @@ from airflow_provider_drip.records.validate import (
     find_non_finite,
 )
 from airflow_provider_drip.resources import MAX_BATCH_SIZE, BatchResource, get_resource
-from airflow_provider_drip.rules import get_rules
 
 DEFAULT_MAX_BATCH_BYTES = 5 * 1024 * 1024
 """Cap on one request body. Drip publishes no body limit; 5 MiB holds 1000 records of ~5 KB."""

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from airflow_provider_drip import rules as R
+from airflow_provider_drip.records import field_tables as R
 from airflow_provider_drip.records.errors import Violation
 
 Check = Callable[[Any, str], "list[Violation] | None"]

@@ -25,9 +25,10 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_drip.exceptions import DripError, DripRateLimitError
 from airflow_provider_drip.hooks.drip import DripHook
-from airflow_provider_drip.models import RequestStatus
-from airflow_provider_drip.request_ids import normalise_request_ids
-from airflow_provider_drip.status_poll import (
+from airflow_provider_drip.hooks.responses import RequestStatus
+from airflow_provider_drip.sensors.request_ids import normalise_request_ids
+from airflow_provider_drip.triggers.drip import DripRequestStatusTrigger
+from airflow_provider_drip.triggers.status_poll import (
     PollRound,
     StatusTracker,
     decode_progress,
@@ -37,7 +38,6 @@ from airflow_provider_drip.status_poll import (
     progress_line,
     terminal_error_message,
 )
-from airflow_provider_drip.triggers.drip import DripRequestStatusTrigger
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

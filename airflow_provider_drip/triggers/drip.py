@@ -3,7 +3,7 @@
 Runs on the triggerer's event loop, so everything here is async: httpx for HTTP, asyncio.sleep for
 waits, ``BaseHook.aget_connection`` for the connection (the token is read inside the triggerer,
 never serialised into the trigger's kwargs). Which ids to check, when a round stops early, the
-summary and the failure text all come from :mod:`airflow_provider_drip.status_poll`, shared with
+summary and the failure text all come from :mod:`.status_poll`, shared with
 the sensor's poke path.
 """
 
@@ -20,16 +20,16 @@ import httpx
 from airflow.sdk import BaseHook
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_drip.connection import DripConnectionSettings
 from airflow_provider_drip.exceptions import (
     DripAPIError,
     DripError,
     DripErrorDetail,
     DripServerError,
 )
-from airflow_provider_drip.http_retry import RETRYABLE_STATUSES, backoff_delay, rate_limit_wait
-from airflow_provider_drip.models import RequestStatus, parse_error_details
-from airflow_provider_drip.status_poll import (
+from airflow_provider_drip.hooks.responses import RequestStatus, parse_error_details
+from airflow_provider_drip.hooks.retry import RETRYABLE_STATUSES, backoff_delay, rate_limit_wait
+from airflow_provider_drip.hooks.settings import DripConnectionSettings
+from airflow_provider_drip.triggers.status_poll import (
     PollRound,
     StatusTracker,
     progress_line,

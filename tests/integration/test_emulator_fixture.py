@@ -78,7 +78,7 @@ def test_stats_user_agents_and_control_calls_not_counted(drip_emulator):
 def test_airflow_connection_values(drip_emulator):
     from airflow.models.connection import Connection
 
-    from airflow_provider_drip.connection import DripConnectionSettings
+    from airflow_provider_drip.hooks.settings import DripConnectionSettings
 
     for conn in (
         Connection(conn_id="drip_default", uri=drip_emulator.airflow_conn_uri()),

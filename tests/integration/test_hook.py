@@ -13,7 +13,7 @@ import pytest
 from airflow_provider_drip import get_provider_info
 from airflow_provider_drip.exceptions import DripAPIError
 from airflow_provider_drip.hooks.drip import DripHook
-from airflow_provider_drip.models import BatchResponse
+from airflow_provider_drip.hooks.responses import BatchResponse
 from airflow_provider_drip.version import __version__
 from tests.integration.hook_server import ACCOUNT_ID, TOKEN, Reply, connection_json
 
@@ -288,7 +288,7 @@ def test_connection_read_from_environment(server, make_hook):
 
 
 def test_settings_parameter_skips_the_connection(server):
-    from airflow_provider_drip.connection import DripConnectionSettings
+    from airflow_provider_drip.hooks.settings import DripConnectionSettings
 
     settings = DripConnectionSettings.from_fields("not_in_env", ACCOUNT_ID, TOKEN, server.url)
     server.script(Reply(201, {}))

@@ -15,7 +15,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout
 
 from airflow_provider_drip.hooks.drip import DripHook
 from airflow_provider_drip.sensors.drip import PROGRESS_KEY, DripRequestStatusSensor
-from airflow_provider_drip.status_poll import decode_progress
+from airflow_provider_drip.triggers.status_poll import decode_progress
 from tests.integration.samples import make_records
 from tests.integration.task_context import TaskStateStore, make_context
 

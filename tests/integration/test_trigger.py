@@ -19,8 +19,8 @@ from airflow.triggers.base import TriggerEvent
 
 from airflow_provider_drip.exceptions import DripError
 from airflow_provider_drip.sensors.drip import DripRequestStatusSensor
-from airflow_provider_drip.status_poll import encode_progress
 from airflow_provider_drip.triggers.drip import DripRequestStatusTrigger
+from airflow_provider_drip.triggers.status_poll import encode_progress
 from tests.integration.task_context import TaskStateStore, make_context
 from tests.integration.test_sensor import send_orders, status_checks
 

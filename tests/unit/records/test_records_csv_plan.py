@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from airflow_provider_drip.records import RecordPipeline
+from airflow_provider_drip.records.field_tables import RULES, get_rules
 from airflow_provider_drip.records.mapping import (
     compile_coercer,
     compile_field_map,
@@ -19,7 +20,6 @@ from airflow_provider_drip.records.mapping import (
 )
 from airflow_provider_drip.records.sources import CsvRow, _read_csv
 from airflow_provider_drip.records.validate import compile_row_validator, compile_validator
-from airflow_provider_drip.rules import RULES, get_rules
 
 COLUMNS = ["email", "tags", "lifetime_value", "prospect", "properties", "value", "x", "a.b", ""]
 COLUMNS += ["id", "action", "first_name", "custom_fields", "eu_consent", "occurred_at", "amount"]

@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal, Optional
 
 import msgspec
 
-from airflow_provider_drip import rules as R
+from airflow_provider_drip.records import field_tables as R
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+").fullmatch
 _URL = re.compile(r"https?://[^\s/?#]+[^\s]*", re.IGNORECASE).fullmatch

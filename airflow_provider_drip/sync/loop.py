@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from airflow_provider_drip.checkpoint import CheckpointStore, SyncCursor
 from airflow_provider_drip.exceptions import (
     DripAmbiguousOutcomeError,
     DripAmbiguousRangeError,
@@ -24,10 +23,11 @@ from airflow_provider_drip.exceptions import (
     DripError,
     DripRateLimitError,
 )
-from airflow_provider_drip.models import BatchResponse
-from airflow_provider_drip.prefetch import Prefetcher
-from airflow_provider_drip.progress import ProgressTracker, format_duration
+from airflow_provider_drip.hooks.responses import BatchResponse
 from airflow_provider_drip.resources import BatchResource
+from airflow_provider_drip.sync.checkpoint import CheckpointStore, SyncCursor
+from airflow_provider_drip.sync.prefetch import Prefetcher
+from airflow_provider_drip.sync.progress import ProgressTracker, format_duration
 
 ON_AMBIGUOUS_POLICIES = ("fail", "resend", "skip")
 """What to do when a non-idempotent batch (events, shopper activity) was sent and no answer came:

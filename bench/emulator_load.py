@@ -1,7 +1,7 @@
 """Measure the emulator's throughput: pre-serialised 1000-record subscriber batches posted over
 one keep-alive connection to an emulator subprocess with rate limiting off.
 
-    python -m airflow_provider_drip.emulator.bench --requests 200
+    python -m bench.emulator_load --requests 200
 
 Prints requests/s, records/s and the server's resident memory afterwards. The client is plain
 ``http.client`` with bodies built up front, so the figure is the server's cost (parse, validate,

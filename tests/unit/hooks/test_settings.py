@@ -8,13 +8,13 @@ import json
 import pytest
 from airflow.sdk import Connection
 
-from airflow_provider_drip.connection import (
+from airflow_provider_drip.exceptions import DripConfigError
+from airflow_provider_drip.hooks.settings import (
     DEFAULT_BASE_URL,
     DripConnectionSettings,
     is_loopback_host,
     normalise_base_url,
 )
-from airflow_provider_drip.exceptions import DripConfigError
 from airflow_provider_drip.resources import DEFAULT_REQUEST_STATUS_PATH
 from airflow_provider_drip.version import __version__
 

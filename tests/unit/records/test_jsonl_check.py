@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_drip import rules as R
 from airflow_provider_drip.records import InvalidRecordError, RecordPipeline
-from airflow_provider_drip.records.fastcheck import compile_line_check
+from airflow_provider_drip.records import field_tables as R
+from airflow_provider_drip.records.jsonl_check import compile_line_check
 from airflow_provider_drip.records.validate import compile_validator
 from tests.unit.records.generated import build, kinds
 

@@ -10,7 +10,7 @@ import pytest
 import requests
 from urllib3 import exceptions as u3
 
-from airflow_provider_drip.http_retry import (
+from airflow_provider_drip.hooks.retry import (
     FailureKind,
     backoff_delay,
     classify_exception,

@@ -7,15 +7,15 @@ import time
 
 import pytest
 
-from airflow_provider_drip.checkpoint import (
+from airflow_provider_drip.sync.checkpoint import (
     MemoryCheckpoint,
     SyncCursor,
     TaskStateCheckpoint,
     checkpoint_for,
 )
-from airflow_provider_drip.prefetch import Prefetcher
-from airflow_provider_drip.progress import ProgressTracker, format_duration
-from airflow_provider_drip.sync import SyncOptions
+from airflow_provider_drip.sync.loop import SyncOptions
+from airflow_provider_drip.sync.prefetch import Prefetcher
+from airflow_provider_drip.sync.progress import ProgressTracker, format_duration
 
 
 def test_prefetcher_yields_everything_in_order():

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_drip.exceptions import DripAPIError
-from airflow_provider_drip.models import RequestStatus
+from airflow_provider_drip.hooks.responses import RequestStatus
 from airflow_provider_drip.resources import DEFAULT_REQUEST_STATUS_PATH
 
 MAX_FAILURES_IN_SUMMARY = 100

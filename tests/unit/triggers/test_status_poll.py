@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_drip.exceptions import DripAPIError, DripErrorDetail, DripServerError
-from airflow_provider_drip.models import RequestStatus
-from airflow_provider_drip.status_poll import (
+from airflow_provider_drip.hooks.responses import RequestStatus
+from airflow_provider_drip.triggers.status_poll import (
     MAX_FAILURES_IN_MESSAGE,
     MAX_FAILURES_IN_SUMMARY,
     PollRound,

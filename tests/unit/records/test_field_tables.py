@@ -9,9 +9,9 @@ from typing import Any
 import pendulum
 import pytest
 
+from airflow_provider_drip.records.field_tables import RULES, Field, get_rules
 from airflow_provider_drip.records.validate import compile_validator, find_non_finite
 from airflow_provider_drip.resources import RESOURCES
-from airflow_provider_drip.rules import RULES, Field, get_rules
 
 VALID: dict[str, dict[str, Any]] = {
     "subscribers": {"email": "john@acme.com"},

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from airflow_provider_drip.exceptions import DripConfigError
-from airflow_provider_drip.request_ids import normalise_request_ids
+from airflow_provider_drip.sensors.request_ids import normalise_request_ids
 
 
 def test_list_is_deduplicated_in_order():

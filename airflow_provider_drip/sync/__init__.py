@@ -1,0 +1,1 @@
+"""The batch-sync loop both operators share: cursor, checkpoint, prefetch, progress, summary."""
