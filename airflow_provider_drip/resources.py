@@ -43,6 +43,17 @@ class BatchResource:
     """v3 batches answer with one request id per record."""
     identity_fields: tuple[str, ...]
     """Fields that identify the record for de-duplication (first present wins)."""
+    group: str
+    """``upsert`` (``DripBatchUpsertOperator``, v2) or ``shopper_activity``
+    (``DripShopperActivityOperator``, v3)."""
+    success_body: str
+    """The documented body of an accepted batch: ``empty_object`` (``{}``), ``none`` (204, no
+    body) or ``request_ids`` (``{"request_ids": [one per record]}``). Anything else is not
+    trusted as acceptance."""
+    change_keys: tuple[tuple[str, ...], ...]
+    """Change-only syncs: the fields that identify what a record updates in Drip, as
+    alternatives (the first whose fields are all present wins). Empty: the record is a fact
+    (an event) and the whole record is its key, so it is sent once, ever."""
     description: str
 
     def path(self, account_id: str) -> str:
@@ -78,6 +89,9 @@ _RESOURCES: tuple[BatchResource, ...] = (
         idempotent=True,
         returns_request_ids=False,
         identity_fields=("email", "id", "visitor_uuid"),
+        group="upsert",
+        success_body="empty_object",
+        change_keys=(("email",), ("id",)),
         description="Create or update a batch of subscribers",
     ),
     BatchResource(
@@ -90,6 +104,9 @@ _RESOURCES: tuple[BatchResource, ...] = (
         idempotent=True,
         returns_request_ids=False,
         identity_fields=("email", "id"),
+        group="upsert",
+        success_body="none",
+        change_keys=(("email",), ("id",)),
         description="Globally unsubscribe a batch of subscribers",
     ),
     BatchResource(
@@ -102,6 +119,9 @@ _RESOURCES: tuple[BatchResource, ...] = (
         idempotent=False,
         returns_request_ids=False,
         identity_fields=(),
+        group="upsert",
+        success_body="empty_object",
+        change_keys=(),
         description="Record a batch of events",
     ),
     BatchResource(
@@ -114,6 +134,9 @@ _RESOURCES: tuple[BatchResource, ...] = (
         idempotent=True,  # Drip keys legacy orders on provider + upstream_id
         returns_request_ids=False,
         identity_fields=("upstream_id",),
+        group="upsert",
+        success_body="empty_object",
+        change_keys=(("provider", "upstream_id"),),
         description="Create or update a batch of orders (legacy)",
     ),
     BatchResource(
@@ -126,6 +149,9 @@ _RESOURCES: tuple[BatchResource, ...] = (
         idempotent=False,
         returns_request_ids=True,
         identity_fields=("cart_id",),
+        group="shopper_activity",
+        success_body="request_ids",
+        change_keys=(("provider", "cart_id"),),
         description="Create or update a batch of cart activity",
     ),
     BatchResource(
@@ -138,6 +164,9 @@ _RESOURCES: tuple[BatchResource, ...] = (
         idempotent=False,
         returns_request_ids=True,
         identity_fields=("order_id",),
+        group="shopper_activity",
+        success_body="request_ids",
+        change_keys=(("provider", "order_id", "action"),),
         description="Create or update a batch of order activity",
     ),
     BatchResource(
@@ -150,16 +179,24 @@ _RESOURCES: tuple[BatchResource, ...] = (
         idempotent=False,
         returns_request_ids=True,
         identity_fields=("product_variant_id", "product_id"),
+        group="shopper_activity",
+        success_body="request_ids",
+        change_keys=(
+            ("provider", "product_id", "product_variant_id", "action"),
+            ("provider", "product_id", "action"),
+        ),
         description="Create or update a batch of product activity",
     ),
 )
 
 RESOURCES: dict[str, BatchResource] = {r.name: r for r in _RESOURCES}
 
-UPSERT_RESOURCES: tuple[str, ...] = ("subscribers", "unsubscribes", "events", "orders")
+UPSERT_RESOURCES: tuple[str, ...] = tuple(r.name for r in _RESOURCES if r.group == "upsert")
 """Resources of ``DripBatchUpsertOperator`` (the v2 batch endpoints)."""
 
-SHOPPER_ACTIVITIES: tuple[str, ...] = ("cart", "order", "product")
+SHOPPER_ACTIVITIES: tuple[str, ...] = tuple(
+    r.name for r in _RESOURCES if r.group == "shopper_activity"
+)
 """Activities of ``DripShopperActivityOperator`` (the v3 shopper activity batch endpoints)."""
 
 ACCOUNTS_PATH = "/v2/accounts"
