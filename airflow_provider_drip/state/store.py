@@ -1,0 +1,372 @@
+"""The sync state: which key digests Drip accepted, with which content digest, across runs.
+
+Usage in a changed-mode sync::
+
+    state = SyncStateStore.open(state_path, account_id, "subscribers", "dag.task")
+    verdict = state.classify(key, content)      # "new" | "changed" | "unchanged"
+    ...                                         # send new/changed records
+    state.mark_accepted(pairs_of_accepted_batch)
+    state.commit()                              # after each accepted batch, or every few
+
+``classify`` answers from the state as last committed (by this object, or by the run before
+it); ``mark_accepted`` only queues, so a rejected or unsent record never enters the state. A
+commit writes the whole state atomically and fails with ``SyncStateConflictError`` if anyone
+else committed since this object opened or last committed.
+
+Concurrency, honestly: on a local or NFS folder commits take an exclusive ``flock`` around
+"compare generation, replace file", so the check is exact. On S3 the PUT is conditional on the
+ETag read at commit (``If-Match``, or ``If-None-Match`` for a first state), which is a true
+compare-and-swap on AWS S3 and stores that honour those headers. Other object stores get
+"compare generation, write, read back our writer id": two commits interleaving within that
+read-write-read window can still lose the first one's update without an error, so runs that
+share a state must be serialised there.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+from array import array
+from bisect import bisect_left
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from airflow.sdk import ObjectStoragePath
+
+from airflow_provider_drip.state import columns, storage
+from airflow_provider_drip.state.digest import DIGEST_VERSION
+from airflow_provider_drip.state.errors import SyncStateConflictError, SyncStateCorruptError
+from airflow_provider_drip.state.file_format import (
+    StateFormatError,
+    StateHeader,
+    encode_parts,
+    read_header,
+    read_state,
+)
+from airflow_provider_drip.state.paths import state_file
+
+log = logging.getLogger(__name__)
+
+Verdict = Literal["new", "changed", "unchanged"]
+StatePathLike = str | os.PathLike[str] | ObjectStoragePath
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """What this object last knew to be on storage: None = no state, or a header's identity."""
+
+    generation: int
+    writer_id: bytes
+
+
+_CORRUPT = "corrupt"
+
+
+@dataclass(frozen=True)
+class StateInfo:
+    """What ``show`` prints about a stored state."""
+
+    path: str
+    exists: bool
+    count: int = 0
+    generation: int = 0
+    committed_at: float | None = None
+    size_bytes: int = 0
+    digest_version: int | None = None
+
+    @property
+    def bytes_per_key(self) -> float | None:
+        return self.size_bytes / self.count if self.count else None
+
+
+class SyncState:
+    """One open state. Not thread-safe; one per sync."""
+
+    def __init__(
+        self,
+        path: ObjectStoragePath,
+        account_id: str,
+        resource: str,
+        state_key: str,
+        *,
+        seen: _Seen | str | None,
+        keys: array,
+        contents: array,
+        full_refresh: bool,
+    ) -> None:
+        self.path = path
+        self.account_id = account_id
+        self.resource = resource
+        self.state_key = state_key
+        self.full_refresh = full_refresh
+        self._seen = seen
+        self._keys = keys
+        self._contents = contents
+        self._pending_keys = array("Q")
+        self._pending_contents = array("Q")
+        self._dirty = full_refresh  # a full refresh replaces the state even if nothing is sent
+        self.committed_at: float | None = None
+
+    def __repr__(self) -> str:
+        return f"SyncState({str(self.path)!r}, keys={len(self._keys)}, pending={self.pending})"
+
+    @property
+    def count(self) -> int:
+        """Keys in the state as last committed (or loaded)."""
+        return len(self._keys)
+
+    @property
+    def pending(self) -> int:
+        """Accepted pairs queued for the next commit."""
+        return len(self._pending_keys)
+
+    @property
+    def generation(self) -> int:
+        return self._seen.generation if isinstance(self._seen, _Seen) else 0
+
+    def classify(self, key: int, content: int) -> Verdict:
+        """Compare a record's digests with what Drip last accepted for its key."""
+        keys = self._keys
+        i = bisect_left(keys, key)
+        if i < len(keys) and keys[i] == key:
+            return "unchanged" if self._contents[i] == content else "changed"
+        return "new"
+
+    def mark_accepted(self, pairs: Iterable[tuple[int, int]]) -> None:
+        """Queue ``(key, content)`` digests of records in a batch Drip accepted."""
+        append_k, append_c = self._pending_keys.append, self._pending_contents.append
+        for key, content in pairs:
+            append_k(key)
+            append_c(content)
+        self._dirty = True
+
+    def commit(self) -> int:
+        """Write the state with this run's accepted pairs merged in; returns the generation.
+
+        Atomic (a reader sees the old or the new state, never half) and checked: raises
+        ``SyncStateConflictError`` if another writer committed since this object last read or
+        wrote the state. On any error the queued pairs stay queued.
+        """
+        if not self._dirty:
+            return self.generation
+        upd_k, upd_c = columns.sort_unique(self._pending_keys, self._pending_contents)
+        new_k, new_c = columns.merge(self._keys, self._contents, upd_k, upd_c)
+        del upd_k, upd_c
+        writer_id = uuid.uuid4().bytes
+        now = time.time()
+        header = StateHeader(
+            self.account_id,
+            self.resource,
+            self.state_key,
+            self.generation + 1,
+            len(new_k),
+            now,
+            writer_id,
+            DIGEST_VERSION,
+        )
+        parts = encode_parts(header, new_k, new_c)
+        with storage.commit_lock(self.path):
+            current, tag = _current(self.path)
+            self._check_unchanged(current)
+            try:
+                storage.write_atomic(
+                    self.path, parts, if_match=tag, if_absent=current is None and tag is None
+                )
+            except storage.PreconditionFailed:
+                raise self._conflict("its object changed while this run committed") from None
+        if not storage.is_local(self.path):
+            after, _ = _current(self.path)
+            if not (isinstance(after, _Seen) and after.writer_id == writer_id):
+                raise self._conflict("another commit overwrote this one")
+        self._seen = _Seen(header.generation, writer_id)
+        self._keys, self._contents = new_k, new_c
+        self._pending_keys, self._pending_contents = array("Q"), array("Q")
+        self._dirty = False
+        self.committed_at = now
+        return header.generation
+
+    def reset(self) -> bool:
+        """Forget everything: remove the stored state and empty this object."""
+        with storage.commit_lock(self.path):
+            removed = storage.remove(self.path)
+        self._seen = None
+        self._keys, self._contents = array("Q"), array("Q")
+        self._pending_keys, self._pending_contents = array("Q"), array("Q")
+        self._dirty = False
+        return removed
+
+    def _check_unchanged(self, current: _Seen | str | None) -> None:
+        expected = self._seen
+        if current == expected:
+            return
+        if expected is None:
+            raise self._conflict("another run created it after this one opened it")
+        if current is None:
+            raise self._conflict("it was removed (reset?) after this run opened it")
+        if expected == _CORRUPT:
+            raise self._conflict("it was rewritten after this run found it unreadable")
+        if current == _CORRUPT:
+            raise self._conflict("it became unreadable after this run opened it")
+        assert isinstance(current, _Seen) and isinstance(expected, _Seen)
+        raise self._conflict(
+            f"generation {current.generation} is on storage, this run expected "
+            f"{expected.generation}"
+        )
+
+    def _conflict(self, why: str) -> SyncStateConflictError:
+        return SyncStateConflictError(
+            f"Sync state {self.path} was changed by another writer: {why}. Two runs are "
+            "using the same state_key at once; serialise them (max_active_runs=1, a pool) or "
+            "give them different state_key values. This run's accepted records were not "
+            "recorded and may be resent by the next run.",
+            str(self.path),
+        )
+
+
+def _current(path: ObjectStoragePath) -> tuple[_Seen | str | None, str | None]:
+    """The identity of the state on storage now, plus its ETag where conditional PUTs exist.
+
+    The ETag is read before the header: if the object changes in between, the header shows a
+    newer generation (a conflict) or the conditional PUT fails on the stale ETag.
+    """
+    tag = None
+    if storage.supports_conditional_put(path):
+        tag = storage.etag(path)
+        if tag is None:
+            return None, None
+    elif not storage.exists(path):
+        return None, None
+    try:
+        with storage.open_read(path, header_only=True) as f:
+            header = read_header(f)
+    except FileNotFoundError:
+        return None, None
+    except StateFormatError:
+        return _CORRUPT, tag
+    return _Seen(header.generation, header.writer_id), tag
+
+
+class SyncStateStore:
+    """Opens, inspects and resets states under a ``state_path`` (path, URI or ObjectStoragePath)."""
+
+    @staticmethod
+    def path_for(
+        state_path: StatePathLike, account_id: str, resource: str, state_key: str
+    ) -> ObjectStoragePath:
+        return state_file(state_path, account_id, resource, state_key)
+
+    @classmethod
+    def open(
+        cls,
+        state_path: StatePathLike,
+        account_id: str,
+        resource: str,
+        state_key: str,
+        *,
+        full_refresh: bool = False,
+    ) -> SyncState:
+        """Load the state (or start empty). ``full_refresh`` ignores the stored keys: every
+        record classifies as new, and the first commit replaces the state with what this run
+        accepted (the old state's generation is still checked)."""
+        account_id = str(account_id)
+        path = cls.path_for(state_path, account_id, resource, state_key)
+        if full_refresh:
+            seen, _ = _current(path)
+            return SyncState(
+                path,
+                account_id,
+                resource,
+                state_key,
+                seen=seen,
+                keys=array("Q"),
+                contents=array("Q"),
+                full_refresh=True,
+            )
+        try:
+            with storage.open_read(path) as f:
+                header, keys, contents = read_state(f)
+        except FileNotFoundError:
+            return SyncState(
+                path,
+                account_id,
+                resource,
+                state_key,
+                seen=None,
+                keys=array("Q"),
+                contents=array("Q"),
+                full_refresh=False,
+            )
+        except StateFormatError as exc:
+            raise SyncStateCorruptError(
+                f"Sync state {path} cannot be read ({exc}); rerun with full_refresh=True to "
+                "rebuild it, or reset it",
+                str(path),
+            ) from exc
+        _check_identity(path, header, account_id, resource, state_key)
+        state = SyncState(
+            path,
+            account_id,
+            resource,
+            state_key,
+            seen=_Seen(header.generation, header.writer_id),
+            keys=keys,
+            contents=contents,
+            full_refresh=False,
+        )
+        state.committed_at = header.committed_at
+        return state
+
+    @classmethod
+    def info(
+        cls, state_path: StatePathLike, account_id: str, resource: str, state_key: str
+    ) -> StateInfo:
+        """Header facts and size on storage, without loading the keys."""
+        path = cls.path_for(state_path, str(account_id), resource, state_key)
+        if not storage.exists(path):
+            return StateInfo(str(path), exists=False)
+        try:
+            with storage.open_read(path, header_only=True) as f:
+                header = read_header(f)
+        except StateFormatError as exc:
+            raise SyncStateCorruptError(
+                f"Sync state {path} cannot be read ({exc})", str(path)
+            ) from exc
+        return StateInfo(
+            str(path),
+            exists=True,
+            count=header.count,
+            generation=header.generation,
+            committed_at=header.committed_at,
+            size_bytes=storage.size(path),
+            digest_version=header.digest_version,
+        )
+
+    @classmethod
+    def reset(
+        cls, state_path: StatePathLike, account_id: str, resource: str, state_key: str
+    ) -> bool:
+        """Remove the stored state; True when there was one."""
+        path = cls.path_for(state_path, str(account_id), resource, state_key)
+        with storage.commit_lock(path):
+            return storage.remove(path)
+
+
+def _check_identity(
+    path: ObjectStoragePath, header: StateHeader, account_id: str, resource: str, state_key: str
+) -> None:
+    if header.digest_version != DIGEST_VERSION:
+        raise SyncStateCorruptError(
+            f"Sync state {path} was written with digest version {header.digest_version}, this "
+            f"provider uses {DIGEST_VERSION}; rerun with full_refresh=True to rebuild it",
+            str(path),
+        )
+    found = (header.account_id, header.resource, header.state_key)
+    if found != (account_id, resource, state_key):
+        raise SyncStateCorruptError(
+            f"Sync state {path} belongs to account/resource/state_key {found}, not "
+            f"{(account_id, resource, state_key)}",
+            str(path),
+        )
