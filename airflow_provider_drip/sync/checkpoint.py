@@ -43,6 +43,13 @@ class SyncCursor:
     """A range whose outcome is unknown and that the ``fail`` policy refused to resend."""
     retry_at: str | None = None
     """ISO time until which Drip asked us to wait (set while deferred)."""
+    in_flight: dict[str, Any] | None = None
+    """A non-idempotent batch sent and not yet answered. Saved before the request leaves; a try
+    that finds it treats the range as an unknown outcome (``on_ambiguous``), never as unsent."""
+    rate_limits_in_a_row: int = 0
+    """429 answers since the last accepted batch, across waits and deferrals."""
+    wait_since_progress_s: float = 0.0
+    """Seconds slept in the worker on rate limits since the last accepted batch."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -12,10 +12,12 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from airflow_provider_drip.durations import Duration, to_seconds
 from airflow_provider_drip.exceptions import (
     DripAmbiguousOutcomeError,
     DripAmbiguousRangeError,
@@ -26,6 +28,7 @@ from airflow_provider_drip.exceptions import (
 from airflow_provider_drip.hooks.responses import BatchResponse
 from airflow_provider_drip.resources import BatchResource
 from airflow_provider_drip.sync.checkpoint import CheckpointStore, SyncCursor
+from airflow_provider_drip.sync.ports import BatchSender, Chunk, ChunkSource, Logger
 from airflow_provider_drip.sync.prefetch import Prefetcher
 from airflow_provider_drip.sync.progress import ProgressTracker, format_duration
 
@@ -46,25 +49,47 @@ round trip through the triggerer and a re-parse, which is not worth it for a few
 MAX_AMBIGUOUS_RESENDS = 3
 SAMPLE_RECORDS = 3
 
+MIN_RATE_LIMIT_WAIT = 5.0
+"""Floor under every rate-limit wait, whatever the server said: a ``Retry-After: 0`` (or a past
+date) must not turn into a stream of requests, each of which costs budget or goodwill."""
+
+MAX_RATE_LIMITS_IN_A_ROW = 12
+"""429 answers without an accepted batch in between, across waits and deferrals, before the sync
+gives up: a server that keeps refusing is not going to be waited out by asking again."""
+
+IN_FLIGHT_CAUSE = (
+    "the task stopped (crash, kill or timeout) while this batch was in flight, so nobody saw "
+    "Drip's answer"
+)
+
 
 @dataclass(frozen=True)
 class SyncOptions:
-    max_rate_limit_wait: float = DEFAULT_MAX_RATE_LIMIT_WAIT
+    """How the loop behaves; durations take a ``timedelta`` or seconds (stored as seconds)."""
+
+    max_rate_limit_wait: Duration = DEFAULT_MAX_RATE_LIMIT_WAIT
+    """Longest total wait, without an accepted batch in between, slept in the worker."""
     deferrable: bool = False
     on_ambiguous: str = "fail"
     dry_run: bool = False
     prefetch_depth: int = 2
-    defer_min_wait: float = DEFER_MIN_WAIT
-    checkpoint_interval: float = 2.0
+    defer_min_wait: Duration = DEFER_MIN_WAIT
+    checkpoint_interval: Duration = 2.0
     """Idempotent resources checkpoint at most this often (s); others after every batch."""
+    min_rate_limit_wait: Duration = MIN_RATE_LIMIT_WAIT
 
     def __post_init__(self) -> None:
         if self.on_ambiguous not in ON_AMBIGUOUS_POLICIES:
             raise ValueError(
                 f"on_ambiguous must be one of {ON_AMBIGUOUS_POLICIES}, got {self.on_ambiguous!r}"
             )
-        if self.max_rate_limit_wait < 0:
-            raise ValueError("max_rate_limit_wait must be >= 0")
+        for name in (
+            "max_rate_limit_wait",
+            "defer_min_wait",
+            "checkpoint_interval",
+            "min_rate_limit_wait",
+        ):
+            object.__setattr__(self, name, to_seconds(getattr(self, name), name))
 
     @property
     def sleep_limit(self) -> float:
@@ -92,14 +117,15 @@ class BatchSync:
     def __init__(
         self,
         *,
-        hook: Any,
-        pipeline: Any,
+        hook: BatchSender,
+        pipeline: ChunkSource,
         resource: BatchResource,
         fingerprint: str,
         checkpoint: CheckpointStore,
         options: SyncOptions,
         account_id: str = "",
-        logger: logging.Logger | Any | None = None,
+        logger: Logger | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.hook = hook
         self.pipeline = pipeline
@@ -110,9 +136,10 @@ class BatchSync:
         self.checkpoint = checkpoint
         self.options = options
         self.account_id = account_id
-        self.log = logger or logging.getLogger(__name__)
+        self.log: Logger = logger or logging.getLogger(__name__)
+        self._sleep = sleep
         self._last_response: BatchResponse | None = None
-        self._request_ids: list[str] = []
+        self._request_ids: list[list[str]] = []
         """Request ids accepted in this try; earlier tries' are read back from the store."""
         self._parts_at_start = 0
         self._saved_at = 0.0
@@ -130,6 +157,17 @@ class BatchSync:
             cursor = None
         if cursor is None:
             return SyncCursor(fingerprint=fingerprint, started_at=time.time())
+        if cursor.in_flight is not None:
+            span = cursor.in_flight
+            self.log.warning(
+                "The previous try stopped while %s records %s-%s were in flight: their outcome "
+                "is unknown",
+                self.resource.name,
+                span.get("start"),
+                span.get("end", 0) - 1,
+            )
+            cursor.pending_ambiguous = {**span, "cause": IN_FLIGHT_CAUSE, "action": "stopped"}
+            cursor.in_flight = None
         self.log.info(
             "Resuming %s sync at record %s: %s records in %s batches already accepted by Drip "
             "in earlier tries",
@@ -178,11 +216,10 @@ class BatchSync:
             total=cursor.total if cursor.total is not None else self.pipeline.total_hint,
         )
         prefetcher = Prefetcher(
-            self.pipeline.chunks(start=cursor.position, background=True),
-            depth=self.options.prefetch_depth,
+            self._chunks_with_rejects(cursor.position), depth=self.options.prefetch_depth
         )
         try:
-            for chunk in prefetcher:
+            for chunk, rejected_so_far in prefetcher:
                 wait_until = self._wait_for_budget(cursor)
                 if wait_until is not None:
                     return SyncOutcome(wait_until=wait_until)
@@ -196,9 +233,10 @@ class BatchSync:
                 self.log.info(
                     "%s",
                     progress.line(
+                        position=cursor.position,
                         records_sent=cursor.records_sent,
                         batches_sent=cursor.batches_sent,
-                        rejected=self.pipeline.stats.records_rejected,
+                        rejected=rejected_so_far,
                         waits=cursor.rate_limit_waits,
                         wait_s=cursor.rate_limit_wait_s,
                     ),
@@ -214,8 +252,18 @@ class BatchSync:
         for part in range(cursor.request_id_parts):
             self.checkpoint.clear_part(f"request_ids/{part}")
         self.checkpoint.clear()
-        self.log.info("Drip %s sync finished: %s", self.resource.name, json.dumps(summary)[:2000])
+        self.log.info("Drip %s sync finished: %s", self.resource.name, summary_for_log(summary))
         return SyncOutcome(summary=summary)
+
+    def _chunks_with_rejects(self, start: int) -> Iterator[tuple[Chunk, int]]:
+        """Chunks paired with the rejects counted up to each chunk's end.
+
+        Runs in the prefetch thread, right after the pipeline hands the chunk out, so the count
+        belongs to that chunk and not to the chunks prepared ahead of it.
+        """
+        stats = self.pipeline.stats
+        for chunk in self.pipeline.chunks(start=start, background=True):
+            yield chunk, stats.records_rejected
 
     def _preflight(self, cursor: SyncCursor) -> None:
         """With ``on_invalid="fail"``, validate everything before the first request is sent.
@@ -235,26 +283,33 @@ class BatchSync:
         body = chunk.body(self.resource)
         resends = 0
         while True:
+            self._mark_in_flight(chunk, cursor)
             try:
                 response = self.hook.post_batch(
                     self.resource,
                     body=body,
                     record_count=len(chunk),
-                    max_rate_limit_wait=self.options.sleep_limit,
+                    max_rate_limit_wait=self._in_worker_wait_left(cursor),
                 )
             except DripRateLimitError as err:
+                cursor.in_flight = None  # a 429 is an answer: Drip did not take the batch
+                cursor.rate_limits_in_a_row += 1
+                cursor.wait_since_progress_s += float(getattr(err, "waited_s", 0.0) or 0.0)
+                self._give_up_if_refused_too_often(cursor, err)
                 wait = max(0.0, (err.retry_at - _utcnow()).total_seconds())
-                until = self._wait(wait, err.retry_at, cursor, reason="HTTP 429")
+                until = self._wait(wait, cursor, reason="HTTP 429")
                 if until is None:  # slept in the worker: send the same chunk again
                     continue
                 return until
             except DripAmbiguousOutcomeError as err:
+                cursor.in_flight = None  # settled here, by the on_ambiguous policy
                 action = self._on_ambiguous(err, chunk, cursor, resends)
                 if action == "resend":
                     resends += 1
                     continue
                 return None
             except DripAPIError as err:
+                cursor.in_flight = None  # refused: known not accepted
                 self._save(cursor)
                 raise DripAPIError(
                     err.status,
@@ -266,12 +321,50 @@ class BatchSync:
                     body_text=err.body_text,
                 ) from err
             except DripError:
+                # Errors the hook raises only when the batch was not taken (or is idempotent);
+                # an unknown outcome is DripAmbiguousOutcomeError, handled above.
+                cursor.in_flight = None
                 self._save(cursor)
                 raise
             self._accept(response, chunk, cursor)
             return response
 
-    def _accept(self, response: BatchResponse, chunk: Any, cursor: SyncCursor) -> None:
+    def _mark_in_flight(self, chunk: Chunk, cursor: SyncCursor) -> None:
+        """Before a non-idempotent batch leaves, record that it is on its way.
+
+        If the process dies before the answer is read (SIGKILL, OOM, the worker lost), the next
+        try finds the marker and treats the range by ``on_ambiguous`` instead of as unsent, which
+        would duplicate it. Upserts need no marker: resending them changes nothing in Drip.
+        """
+        if self.resource.idempotent:
+            return
+        cursor.in_flight = {"start": chunk.start, "end": chunk.end, "records": len(chunk)}
+        self._save(cursor)
+
+    def _in_worker_wait_left(self, cursor: SyncCursor) -> float:
+        """What the hook may still sleep on 429s for this batch: the worker's total allowance
+        minus what was already slept in the worker since the last accepted batch (time spent
+        deferred does not hold a worker and does not count)."""
+        return max(0.0, self.options.sleep_limit - cursor.wait_since_progress_s)
+
+    def _give_up_if_refused_too_often(self, cursor: SyncCursor, err: DripRateLimitError) -> None:
+        if cursor.rate_limits_in_a_row <= MAX_RATE_LIMITS_IN_A_ROW:
+            return
+        self._save(cursor)
+        raise DripRateLimitError(
+            err.retry_at,
+            message=(
+                f"Drip answered HTTP 429 {cursor.rate_limits_in_a_row} times in a row without "
+                f"accepting a batch (waited {format_duration(cursor.wait_since_progress_s)}); "
+                f"giving up rather than asking again. {cursor.records_sent:,} records were sent "
+                f"and the cursor is saved: a retry resumes at record {cursor.position:,}"
+            ),
+        ) from err
+
+    def _accept(self, response: BatchResponse, chunk: Chunk, cursor: SyncCursor) -> None:
+        cursor.in_flight = None
+        cursor.rate_limits_in_a_row = 0
+        cursor.wait_since_progress_s = 0.0
         cursor.position = chunk.end
         cursor.records_sent += len(chunk)
         cursor.batches_sent += 1
@@ -280,13 +373,16 @@ class BatchSync:
                 f"request_ids/{cursor.request_id_parts}", list(response.request_ids)
             )
             cursor.request_id_parts += 1
-            self._request_ids.extend(response.request_ids)
+            self._request_ids.append(list(response.request_ids))
         cursor.http_retries += max(0, response.attempts - 1)
         if response.rate_limit_waited_s > 0:
             cursor.rate_limit_waits += 1
             cursor.rate_limit_wait_s += response.rate_limit_waited_s
         self._last_response = response
-        self._save_after_batch(cursor)
+        if self.resource.idempotent:
+            self._save_after_batch(cursor)
+        else:
+            self._save(cursor)  # clears the in-flight marker: this batch is accounted for
 
     # -- rate limits ----------------------------------------------------------------------
     def _wait_for_budget(self, cursor: SyncCursor) -> datetime | None:
@@ -302,18 +398,24 @@ class BatchSync:
         if wait <= 0:
             return None
         self._last_response = None
-        return self._wait(wait, last.rate_limit_reset_at, cursor, reason="budget spent")
+        return self._wait(wait, cursor, reason="budget spent")
 
-    def _wait(
-        self, wait: float, until: datetime, cursor: SyncCursor, *, reason: str
-    ) -> datetime | None:
-        """Sleep, defer (return the time) or fail, by mode and length of the wait."""
+    def _wait(self, wait: float, cursor: SyncCursor, *, reason: str) -> datetime | None:
+        """Sleep, defer (return the time) or fail, by mode and length of the wait.
+
+        Every wait has a floor (a zero or past ``Retry-After`` must not become a hot loop), and
+        in the worker the waits since the last accepted batch add up against
+        ``max_rate_limit_wait``, so a server that says "5 s" forever cannot hold a task forever.
+        """
+        wait = max(wait, self.options.min_rate_limit_wait)
+        until = _utcnow() + timedelta(seconds=wait)
         cursor.rate_limit_waits += 1
         cursor.rate_limit_wait_s += wait
-        if wait <= self.options.sleep_limit:
+        if wait <= self._in_worker_wait_left(cursor):
+            cursor.wait_since_progress_s += wait
             self._save(cursor)
             self.log.info("Drip rate limit (%s): waiting %.1f s in the worker", reason, wait)
-            time.sleep(wait)
+            self._sleep(wait)
             return None
         if self.options.deferrable:
             cursor.deferrals += 1
@@ -333,7 +435,8 @@ class BatchSync:
         raise DripRateLimitError(
             until,
             message=(
-                f"the wait of {format_duration(wait)} exceeds max_rate_limit_wait="
+                f"the wait of {format_duration(wait)} would take the time waited without an "
+                f"accepted batch past max_rate_limit_wait="
                 f"{self.options.max_rate_limit_wait:g}s; {cursor.records_sent:,} records were "
                 f"sent and the cursor is saved, so a retry after {until.isoformat()} resumes at "
                 f"record {cursor.position:,} (or use deferrable=True to wait without a worker)"
@@ -371,15 +474,26 @@ class BatchSync:
                 err.cause,
             )
             return "skip"
-        cursor.pending_ambiguous = {**span, "action": "stopped"}
+        cursor.pending_ambiguous = {**span, "action": "stopped", "resends": resends}
         self._save(cursor)
         raise DripAmbiguousRangeError(self._ambiguous_message(cursor.pending_ambiguous)) from err
 
     def _ambiguous_message(self, span: dict[str, Any]) -> str:
+        resends = int(span.get("resends") or 0)
+        if resends:
+            what = (
+                f"They were resent {resends} time(s) (on_ambiguous='resend', at most "
+                f"{MAX_AMBIGUOUS_RESENDS}) and no answer came back, so Drip may hold them up to "
+                f"{resends + 1} times. Check Drip, then re-run"
+            )
+        else:
+            what = (
+                f"They were not resent because {self.resource.name} are not idempotent. Check "
+                f"Drip, then re-run"
+            )
         return (
             f"Outcome unknown for {self.resource.name} records {span['start']}-{span['end'] - 1} "
-            f"of the input ({span['records']} records; {span['cause']}). They were not resent "
-            f"because {self.resource.name} are not idempotent. Check Drip, then re-run with "
+            f"of the input ({span['records']} records; {span['cause']}). {what} with "
             f"on_ambiguous='resend' to send them again or on_ambiguous='skip' to continue after "
             f"them; the cursor is saved, records before them are not sent again."
         )
@@ -388,6 +502,7 @@ class BatchSync:
         span = cursor.pending_ambiguous or {}
         policy = self.options.on_ambiguous
         if policy == "fail":
+            self._save(cursor)  # keeps the range (an in-flight marker became this one)
             raise DripAmbiguousRangeError(self._ambiguous_message(span))
         if policy == "skip":
             cursor.position = span["end"]
@@ -406,6 +521,7 @@ class BatchSync:
     def _summary(self, cursor: SyncCursor) -> dict[str, Any]:
         """The task's return value; a dry run gets the same shape from a blank cursor."""
         stats = self.pipeline.stats
+        request_id_batches = self._request_id_batches()
         return {
             "resource": self.resource.name,
             "account_id": self.account_id,
@@ -415,7 +531,6 @@ class BatchSync:
             "records_filtered": stats.records_filtered,
             "records_deduplicated": stats.records_deduplicated,
             "batches_sent": cursor.batches_sent,
-            "request_ids": self._all_request_ids(),
             "dry_run": False,
             "rejects_path": self._rejects_path(),
             "rate_limit_waits": cursor.rate_limit_waits,
@@ -425,13 +540,23 @@ class BatchSync:
             "tries": cursor.tries,
             "ambiguous_ranges": list(cursor.ambiguous_ranges),
             "duration_s": round(time.time() - cursor.started_at, 3),
+            "request_id_count": sum(len(ids) for ids in request_id_batches),
+            "request_id_batches": [len(ids) for ids in request_id_batches],
+            "request_ids": [rid for ids in request_id_batches for rid in ids],
         }
 
-    def _all_request_ids(self) -> list[str]:
-        earlier: list[str] = []
-        for part in range(self._parts_at_start):
-            earlier.extend(self.checkpoint.load_part(f"request_ids/{part}") or [])
-        return earlier + self._request_ids
+    def _request_id_batches(self) -> list[list[str]]:
+        """Request ids per accepted batch, in order: earlier tries' from the store, then ours.
+
+        The per-batch split goes into the summary (``request_id_batches``) so the status sensor
+        knows batch boundaries: Drip processes a batch in order, so its last id completing
+        proves the batch done.
+        """
+        batches = [
+            list(self.checkpoint.load_part(f"request_ids/{part}") or [])
+            for part in range(self._parts_at_start)
+        ]
+        return batches + self._request_ids
 
     def _rejects_path(self) -> str | None:
         path = getattr(self.pipeline, "rejects_path", None)
@@ -469,3 +594,9 @@ class BatchSync:
         )
         summary.update(dry_run=True, records_to_send=records, batches_planned=batches)
         return summary
+
+
+def summary_for_log(summary: dict[str, Any]) -> str:
+    """The summary as one log line, with the request ids counted rather than listed."""
+    shown = {k: v for k, v in summary.items() if k not in ("request_ids", "request_id_batches")}
+    return json.dumps(shown, default=str)

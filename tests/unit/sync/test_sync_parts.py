@@ -64,9 +64,11 @@ def test_progress_line_counts_and_eta_at_rate_budget():
     tracker = ProgressTracker(resource="subscribers", batch_size=1000, total=10_000)
     tracker.batches_this_try = 1
     tracker.rate_limit, tracker.rate_limit_remaining = 50, 0
-    line = tracker.line(records_sent=1000, batches_sent=1, rejected=3, waits=0, wait_s=0)
-    assert "subscribers: 1,000/10,000 records (10.0%)" in line
-    assert "1 batches" in line and "3 rejected" in line
+    line = tracker.line(
+        position=1003, records_sent=1000, batches_sent=1, rejected=3, waits=0, wait_s=0
+    )
+    assert "subscribers: 1,003/10,000 records processed (10.0%)" in line
+    assert "1,000 sent in 1 batch," in line and "3 rejected" in line
     assert "budget 0/50 left" in line
     # 9 batches left, none in this hour's budget: 9/50 of an hour
     assert tracker.eta_seconds(1000, elapsed=1.0, waited=False) == pytest.approx(9 / 50 * 3600)
@@ -76,8 +78,10 @@ def test_progress_line_counts_and_eta_at_rate_budget():
 
 def test_progress_line_without_total():
     tracker = ProgressTracker(resource="events", batch_size=1000)
-    line = tracker.line(records_sent=5, batches_sent=1, rejected=0, waits=1, wait_s=2.0)
-    assert line.startswith("events: 5 records") and "ETA" not in line
+    line = tracker.line(position=5, records_sent=5, batches_sent=2, rejected=0, waits=1, wait_s=2.0)
+    assert line.startswith("events: 5 records processed of a total not known yet")
+    assert "5 sent in 2 batches" in line and "1 rate-limit wait (2s)" in line
+    assert "ETA unknown" in line
 
 
 class FakeTaskStateStore:
