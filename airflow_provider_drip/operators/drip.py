@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import Asset, BaseOperator, BaseOperatorLink, conf
+from airflow.sdk import Asset, BaseOperator, BaseOperatorLink
 
+from airflow_provider_drip.compat import conf
 from airflow_provider_drip.exceptions import DripConfigError
 from airflow_provider_drip.hooks.drip import DripHook
 from airflow_provider_drip.records import RecordPipeline

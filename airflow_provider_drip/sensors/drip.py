@@ -20,9 +20,9 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
+from airflow_provider_drip.compat import AirflowFailException, conf
 from airflow_provider_drip.exceptions import DripError, DripRateLimitError
 from airflow_provider_drip.hooks.drip import DripHook
 from airflow_provider_drip.hooks.responses import RequestStatus
