@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from airflow_provider_drip.emulator.config import EmulatorConfig
+from airflow_provider_drip.emulator.config import ALIASES, EmulatorConfig
 from airflow_provider_drip.emulator.server import DripEmulator
 
 HELP = {
@@ -21,8 +21,11 @@ HELP = {
     "rate_limit": "batch requests per window; 0 = no rate limiting (default %(default)s)",
     "rate_window": "rate-limit window in seconds, anchored at its first request",
     "retry_after": "send Retry-After (seconds to window reset) with 429s (default on)",
-    "status_polls": "polls of a request id before it reports completed/failed",
-    "status_seconds": "minimum age (s) of a request id before it reports completed/failed",
+    "read_rate_limit": "non-batch requests (status checks, reads) per window; 0 = no limit",
+    "processing_delay": "seconds a v3 batch waits in the queue before it is processed "
+    "(alias: --status-seconds)",
+    "seconds_per_record": "then seconds per record, in order, until each id completes",
+    "status_polls": "legacy: an id also answers queued/processing for its first N polls",
     "status_endpoint": "serve the request-status endpoint (default on)",
     "fail_marker": "v3 records containing this string end 'failed'",
     "seed": "seed of the fault injector (deterministic faults)",
@@ -34,6 +37,7 @@ HELP = {
     "drop_requests": "comma-separated batch request numbers processed then dropped",
     "latency": "seconds added before every API response",
     "record_cap": "full records kept per resource (default %(default)s)",
+    "max_body_bytes": "largest request body, sent and after gzip decompression (413 beyond)",
 }
 
 
@@ -57,6 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             kwargs["type"] = {"int": int, "float": float, "str": str}[str(f.type)]
         parser.add_argument(flag, **kwargs)
+    for old, new in ALIASES.items():  # older spellings, e.g. --status-seconds
+        parser.add_argument(
+            "--" + old.replace("_", "-"), dest=new, type=float, default=argparse.SUPPRESS,
+            help=argparse.SUPPRESS,
+        )  # fmt: skip
     return parser
 
 

@@ -10,6 +10,11 @@ from airflow_provider_drip.resources import DEFAULT_RATE_LIMIT_PER_HOUR
 
 DEFAULT_ACCOUNT_ID = "9999999"
 DEFAULT_TOKEN = "emulator-token"
+DEFAULT_READ_RATE_LIMIT_PER_HOUR = 3600
+"""Drip's budget for every non-batch request (status checks, reads), per account and hour."""
+DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
+ALIASES = {"status_seconds": "processing_delay"}
+"""Older option names still accepted (``--status-seconds`` predates the processing clock)."""
 
 
 @dataclass
@@ -25,11 +30,15 @@ class EmulatorConfig:
     rate_window: float = 3600.0
     retry_after: bool = True
     """Send ``Retry-After`` (seconds until the window resets, rounded up) with 429s."""
-    # asynchronous processing of v3 request ids
-    status_polls: int = 2
-    """Polls answered before a request id reports its final state (queued, processing...)."""
-    status_seconds: float = 0.0
-    """Minimum age of a request id before it reports its final state."""
+    read_rate_limit: int = DEFAULT_READ_RATE_LIMIT_PER_HOUR
+    """Non-batch requests (status checks, reads) per window; 0 turns that limit off."""
+    # asynchronous processing of v3 request ids, by the clock (see emulator/processing.py)
+    processing_delay: float = 0.0
+    """Seconds a v3 batch waits in Drip's queue after it was accepted (its ids: ``queued``)."""
+    seconds_per_record: float = 0.0
+    """Then each record takes this long, in order (``processing`` until its turn is done)."""
+    status_polls: int = 0
+    """Legacy, poll-driven: an id also answers queued/processing for its first N polls."""
     status_endpoint: bool = True
     """False: the request-status endpoint answers 404, as if Drip had none."""
     fail_marker: str = "__drip_fail__"
@@ -48,6 +57,8 @@ class EmulatorConfig:
     """Seconds added before answering every API (non-control) request."""
     record_cap: int = 100_000
     """Full records kept per resource (and subscriber profiles); duplicates use hashes."""
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    """Largest request body, as sent and after gzip decompression (413 beyond)."""
 
     def to_dict(self, redact: bool = True) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -60,6 +71,7 @@ class EmulatorConfig:
 
         Raises ``ValueError`` naming unknown keys or bad values.
         """
+        options = {ALIASES.get(key, key): value for key, value in options.items()}
         fields = {f.name: f for f in dataclasses.fields(self)}
         unknown = sorted(set(options) - set(fields))
         if unknown:
@@ -79,10 +91,12 @@ class EmulatorConfig:
                 raise ValueError(f"{name} must be a probability between 0 and 1")
         if self.fault_500_rate + self.fault_503_rate + self.drop_rate > 1.0:
             raise ValueError("fault_500_rate + fault_503_rate + drop_rate must not exceed 1")
-        if self.status_polls < 0 or self.status_seconds < 0 or self.latency < 0:
-            raise ValueError("status_polls, status_seconds and latency must be >= 0")
-        if self.record_cap < 0:
-            raise ValueError("record_cap must be >= 0")
+        for name in ("read_rate_limit", "status_polls", "processing_delay", "seconds_per_record",
+                     "latency", "record_cap"):  # fmt: skip
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0")
+        if self.max_body_bytes < 1:
+            raise ValueError("max_body_bytes must be >= 1")
         if not self.account_id or not self.token:
             raise ValueError("account_id and token must not be empty")
 

@@ -8,7 +8,8 @@ import requests
 
 
 class EmulatorControl:
-    """``stats()``, ``reset()``, ``configure(**options)``, ``config()``, ``records(resource)``."""
+    """``stats()``, ``reset()``, ``configure(**options)``, ``config()``, ``records(resource)``,
+    ``advance_clock(seconds)``."""
 
     def __init__(self, url: str, timeout: float = 10.0) -> None:
         self.url = url.rstrip("/")
@@ -36,6 +37,11 @@ class EmulatorControl:
     def configure(self, **options: Any) -> dict[str, Any]:
         """Change options (see ``EmulatorConfig``); returns the whole new config."""
         return self._call("POST", "config", json=options)
+
+    def advance_clock(self, seconds: float) -> float:
+        """Move the emulator's clock forward (rate windows, v3 processing) without sleeping;
+        returns the total offset since the last reset."""
+        return self._call("POST", "clock", json={"advance": seconds})["offset_seconds"]
 
     def records(
         self, resource: str, offset: int = 0, limit: int | None = None

@@ -2,23 +2,24 @@
 
 Stdlib ``ThreadingHTTPServer`` speaking HTTP/1.1 keep-alive; every response is written in one
 ``sendall`` with an exact ``Content-Length`` (Nagle off), request bodies are read to exactly
-their ``Content-Length`` and parsed with msgspec.
+their ``Content-Length``, decoded (``emulator/body_encoding.py``) and parsed with msgspec. What is
+accepted and refused, and why, is documented in docs/emulator.md.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import msgspec
 
+from airflow_provider_drip.emulator.auth import check_authorization
+from airflow_provider_drip.emulator.body_encoding import BodyEncodingError, decode_body
 from airflow_provider_drip.emulator.config import EmulatorConfig
-from airflow_provider_drip.emulator.state import EmulatorState
+from airflow_provider_drip.emulator.state import Admission, EmulatorState
 from airflow_provider_drip.emulator.validation import error, extract_records, validate_records
 from airflow_provider_drip.resources import (
     ACCOUNTS_PATH,
@@ -27,7 +28,6 @@ from airflow_provider_drip.resources import (
     SUBSCRIBER_PATH,
 )
 
-MAX_BODY_BYTES = 64 * 1024 * 1024
 RATE_LIMIT_BODY = {
     "message": "API rate limit exceeded. Please try again in an hour.",
     "documentation": "https://www.getdrip.com/docs/rest-api#rate-limting",
@@ -128,7 +128,7 @@ class DripRequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             bad = {"errors": [error("format_error", "base", "Bad Content-Length")]}
             raise _Reply(400, bad) from None
-        if n > MAX_BODY_BYTES:
+        if n > self.server.state.config.max_body_bytes:
             self.close_connection = True
             raise _Reply(413, {"errors": [error("length_error", "base", "Body too large")]})
         return self.rfile.read(n)
@@ -166,30 +166,24 @@ class DripRequestHandler(BaseHTTPRequestHandler):
         self._dispatch("DELETE")
 
     # ------------------------------------------------------------------ Drip API
-    def _auth_scheme(self, cfg: EmulatorConfig) -> tuple[str, bool]:
-        header = self.headers.get("Authorization") or ""
-        scheme, _, credentials = header.partition(" ")
-        scheme = scheme.lower()
-        if scheme == "basic":
-            try:
-                decoded = base64.b64decode(credentials.strip(), validate=True).decode()
-            except (binascii.Error, UnicodeDecodeError):
-                return "basic", False
-            return "basic", decoded == f"{cfg.token}:"
-        if scheme == "bearer":
-            return "bearer", credentials.strip() == cfg.token
-        return (scheme or "none"), False
-
     def _api(self, method: str, parts: list[str], body: bytes, state: EmulatorState) -> None:
-        cfg = self.server.state.config
-        scheme, ok = self._auth_scheme(cfg)
+        token = state.config.token
+        scheme, ok = check_authorization(self.headers.get("Authorization"), token)
         cfg = state.note_request(self.headers.get("User-Agent"), scheme)
         if cfg.latency:
             time.sleep(cfg.latency)
         if not ok:
             raise _Reply(401, UNAUTHORIZED, {"WWW-Authenticate": 'Basic realm="Drip"'})
         if method == "GET":
-            self._api_get(parts, cfg, state)
+            adm = state.admit_read(state.now())
+            headers = _rate_headers(adm)
+            if not adm.admitted:
+                _refuse_over_limit(adm, headers, cfg)
+            try:
+                self._api_get(parts, cfg, state, headers)
+            except _Reply as reply:
+                reply.headers = {**headers, **reply.headers}
+                raise
             return
         for template, resource in _BATCH_ROUTES:
             params = _match(template, parts)
@@ -203,23 +197,28 @@ class DripRequestHandler(BaseHTTPRequestHandler):
             return
         raise _Reply(404, NOT_FOUND)
 
-    def _api_get(self, parts: list[str], cfg: EmulatorConfig, state: EmulatorState) -> None:
+    def _api_get(
+        self, parts: list[str], cfg: EmulatorConfig, state: EmulatorState, headers: dict[str, str]
+    ) -> None:
+        """Non-batch reads; each counts against the 3,600/hour budget (``read_rate_limit``)."""
         if _match(_ACCOUNTS_ROUTE, parts) is not None:
-            self._ok(200, {"links": self._account_links(), "accounts": [self._account(cfg)]})
+            accounts = {"links": self._account_links(), "accounts": [self._account(cfg)]}
+            self._ok(200, accounts, headers)
             return
         params = _match(_ACCOUNT_ROUTE, parts)
         if params is not None:
             if params["account_id"] != cfg.account_id:
                 raise _Reply(404, NOT_FOUND)
-            self._ok(200, {"links": self._account_links(), "accounts": [self._account(cfg)]})
+            accounts = {"links": self._account_links(), "accounts": [self._account(cfg)]}
+            self._ok(200, accounts, headers)
             return
         params = _match(_STATUS_ROUTE, parts)
         if params is not None and cfg.status_endpoint:
             self._check_account(params, cfg)
-            result = state.request_status(params["request_id"], time.monotonic())
+            result = state.request_status(params["request_id"], state.now())
             if result is None:
                 raise _Reply(404, NOT_FOUND)
-            self._ok(200, result)
+            self._ok(200, result, headers)
             return
         params = _match(_SUBSCRIBER_ROUTE, parts)
         if params is not None and params["id_or_email"] != "batches":
@@ -228,7 +227,7 @@ class DripRequestHandler(BaseHTTPRequestHandler):
             if profile is None:
                 raise _Reply(404, NOT_FOUND)
             links = {"subscribers.account": f"{self._base()}/v2/accounts/{{subscribers.account}}"}
-            self._ok(200, {"links": links, "subscribers": [profile]})
+            self._ok(200, {"links": links, "subscribers": [profile]}, headers)
             return
         raise _Reply(404, NOT_FOUND)
 
@@ -267,15 +266,10 @@ class DripRequestHandler(BaseHTTPRequestHandler):
 
     def _batch(self, name: str, raw: bytes, state: EmulatorState) -> None:
         resource = RESOURCES[name]
-        adm = state.admit(time.monotonic())
-        headers: dict[str, str] = {}
-        if adm.limit is not None:
-            headers["X-RateLimit-Limit"] = str(adm.limit)
-            headers["X-RateLimit-Remaining"] = str(adm.remaining)
+        adm = state.admit(state.now())
+        headers = _rate_headers(adm)
         if not adm.admitted:
-            if state.config.retry_after and adm.retry_after is not None:
-                headers["Retry-After"] = str(adm.retry_after)
-            raise _Reply(429, RATE_LIMIT_BODY, headers)
+            _refuse_over_limit(adm, headers, state.config)
         if adm.fault in ("500", "503"):
             code = int(adm.fault)
             message = "Internal server error" if code == 500 else "Service temporarily unavailable"
@@ -284,6 +278,13 @@ class DripRequestHandler(BaseHTTPRequestHandler):
         if ctype != "application/json":
             problem = error("format_error", "base", "Content-Type must be application/json")
             raise _Reply(415, {"errors": [problem]}, headers)
+        encoding = self.headers.get("Content-Encoding")
+        state.note_encoding(encoding)
+        try:
+            raw = decode_body(raw, encoding, state.config.max_body_bytes)
+        except BodyEncodingError as err:
+            problem = error(err.code, "base", err.message)
+            raise _Reply(err.status, {"errors": [problem]}, headers) from None
         try:
             body = _decode(raw)
         except msgspec.DecodeError as err:
@@ -330,6 +331,14 @@ class DripRequestHandler(BaseHTTPRequestHandler):
             keep = query.get("keep_config", ["0"])[0] in ("1", "true")
             state.reset(keep_config=keep)
             self._send(200, {"reset": True, "config": state.config.to_dict()})
+        elif route == "clock" and method == "POST":
+            try:
+                options = _decode(body) if body else {}
+                offset = state.advance_clock(float(options.get("advance", 0)))
+            except (ValueError, TypeError, AttributeError, msgspec.DecodeError) as err:
+                self._send(400, {"errors": [error("format_error", "advance", str(err))]})
+                return
+            self._send(200, {"offset_seconds": offset})
         elif route == "config" and method == "GET":
             self._send(200, state.config.to_dict())
         elif route == "config" and method == "POST":
@@ -357,6 +366,20 @@ class DripRequestHandler(BaseHTTPRequestHandler):
             )
         else:
             self._send(404, NOT_FOUND)
+
+
+def _rate_headers(adm: Admission) -> dict[str, str]:
+    """Drip's two documented rate-limit headers (none when that budget is off)."""
+    if adm.limit is None:
+        return {}
+    return {"X-RateLimit-Limit": str(adm.limit), "X-RateLimit-Remaining": str(adm.remaining)}
+
+
+def _refuse_over_limit(adm: Admission, headers: dict[str, str], cfg: EmulatorConfig) -> NoReturn:
+    """Drip's 429 ("Please try again in an hour"), with ``Retry-After`` when configured."""
+    if cfg.retry_after and adm.retry_after is not None:
+        headers["Retry-After"] = str(adm.retry_after)
+    raise _Reply(429, RATE_LIMIT_BODY, headers)
 
 
 def _failure(record: dict[str, Any], marker: str) -> dict[str, str]:

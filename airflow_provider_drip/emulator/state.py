@@ -15,12 +15,15 @@ import random
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 from airflow_provider_drip.emulator.config import EmulatorConfig
+from airflow_provider_drip.emulator.processing import DONE, NAMES, clock_stage, poll_stage
 from airflow_provider_drip.emulator.subscriber_store import People
+from airflow_provider_drip.emulator.windows import FixedWindow
 from airflow_provider_drip.resources import RESOURCES
 
 MAX_BATCH_SIZES_KEPT = 100_000
@@ -78,25 +81,44 @@ def _utc_now_iso() -> str:
 
 
 class EmulatorState:
-    def __init__(self, config: EmulatorConfig) -> None:
+    def __init__(self, config: EmulatorConfig, clock: Callable[[], float] = time.monotonic) -> None:
         self.lock = threading.Lock()
         self.startup_config = config
         self.base_url = "http://127.0.0.1"
+        self._clock = clock
         self._clear(config)
+
+    def now(self) -> float:
+        """The emulator's clock: ``clock()`` plus whatever ``advance_clock`` added since reset.
+
+        Rate-limit windows and v3 processing both run on it, so a test can skip an hour or a
+        processing delay without sleeping.
+        """
+        return self._clock() + self.clock_offset
+
+    def advance_clock(self, seconds: float) -> float:
+        """Move the emulator's clock forward (never back); returns the total offset."""
+        if not 0 <= seconds < math.inf:
+            raise ValueError("the clock only moves forward: seconds must be finite and >= 0")
+        with self.lock:
+            self.clock_offset += seconds
+            return self.clock_offset
 
     # ----------------------------------------------------------------- lifecycle
     def _clear(self, config: EmulatorConfig) -> None:
         self.config = config
         self.rng = random.Random(config.seed)
-        self.started = time.monotonic()
+        self.clock_offset = 0.0
+        self.started = self.now()
         self.requests_total = 0
         self.status_counts: Counter[int] = Counter()
         self.dropped_connections = 0
         self.user_agents: Counter[str] = Counter()
         self.auth_schemes: Counter[str] = Counter()
+        self.content_encodings: Counter[str] = Counter()
         self.resources = {name: ResourceStats() for name in RESOURCES}
-        self.window_start: float | None = None
-        self.window_count = 0
+        self.batch_window = FixedWindow()
+        self.read_window = FixedWindow()
         self.batch_number = 0
         self.id_prefix = self.rng.getrandbits(64)
         self.id_blocks: list[_IdBlock] = []
@@ -126,6 +148,11 @@ class EmulatorState:
             self.auth_schemes[auth_scheme] += 1
             return self.config
 
+    def note_encoding(self, content_encoding: str | None) -> None:
+        """Count a batch body's ``Content-Encoding`` (``identity`` when absent)."""
+        with self.lock:
+            self.content_encodings[(content_encoding or "identity").strip().lower()] += 1
+
     def note_response(self, status: int, resource: str | None = None) -> None:
         with self.lock:
             self.status_counts[status] += 1
@@ -141,17 +168,16 @@ class EmulatorState:
         """Count one batch request against the window, or refuse it (429s cost nothing)."""
         with self.lock:
             cfg = self.config
-            limit = cfg.rate_limit
-            if limit > 0:
-                if self.window_start is None or now >= self.window_start + cfg.rate_window:
-                    self.window_start, self.window_count = now, 0
-                reset_in = math.ceil(self.window_start + cfg.rate_window - now)
-                if self.window_count >= limit:
-                    return Admission(False, limit, 0, max(reset_in, 1))
-                self.window_count += 1
-                remaining: int | None = limit - self.window_count
+            limit: int | None = cfg.rate_limit
+            remaining: int | None = None
+            reset_in = 0
+            if cfg.rate_limit > 0:
+                verdict = self.batch_window.take(now, cfg.rate_limit, cfg.rate_window)
+                if not verdict.admitted:
+                    return Admission(False, limit, 0, verdict.reset_in)
+                remaining, reset_in = verdict.remaining, verdict.reset_in
             else:
-                limit, remaining, reset_in = None, None, 0  # type: ignore[assignment]
+                limit = None
             self.batch_number += 1
             n = self.batch_number
             draw = self.rng.random()
@@ -168,20 +194,22 @@ class EmulatorState:
                 fault = "503"
             elif draw < cfg.fault_500_rate + cfg.fault_503_rate + cfg.drop_rate:
                 fault = "drop"
-            return Admission(True, limit, remaining, max(reset_in, 1) if limit else None, n, fault)
+            return Admission(True, limit, remaining, reset_in if limit else None, n, fault)
+
+    def admit_read(self, now: float) -> Admission:
+        """Count one non-batch request (a status check, a read) against its own budget."""
+        with self.lock:
+            cfg = self.config
+            if cfg.read_rate_limit <= 0:
+                return Admission(True, None, None, None)
+            verdict = self.read_window.take(now, cfg.read_rate_limit, cfg.rate_window)
+            return Admission(
+                verdict.admitted, cfg.read_rate_limit, verdict.remaining, verdict.reset_in
+            )
 
     def rate_limit_info(self, now: float) -> dict[str, Any]:
         cfg = self.config
-        if cfg.rate_limit <= 0:
-            return {"limit": None, "remaining": None, "window_seconds": cfg.rate_window}
-        active = self.window_start is not None and now < self.window_start + cfg.rate_window
-        used = self.window_count if active else 0
-        return {
-            "limit": cfg.rate_limit,
-            "remaining": cfg.rate_limit - used,
-            "window_seconds": cfg.rate_window,
-            "resets_in": (self.window_start + cfg.rate_window - now) if active else None,  # type: ignore[operator]
-        }
+        return self.batch_window.info(now, cfg.rate_limit, cfg.rate_window)
 
     # ----------------------------------------------------------------- accepting batches
     def accept(
@@ -218,7 +246,7 @@ class EmulatorState:
                 return []
             start = self.next_id
             self.next_id += len(records)
-            self.id_blocks.append(_IdBlock(start, len(records), time.monotonic(), failures))
+            self.id_blocks.append(_IdBlock(start, len(records), self.now(), failures))
             self.id_block_starts.append(start)
             return [self._format_id(start + i) for i in range(len(records))]
 
@@ -241,23 +269,26 @@ class EmulatorState:
         return n if self._format_id(n) == request_id.lower() else None
 
     def request_status(self, request_id: str, now: float) -> dict[str, Any] | None:
-        """The id's state after one more poll, or None when the id was never issued."""
+        """The id's state at ``now`` (see ``emulator/processing.py``), or None when the id was
+        never issued. Every check is counted per id for the legacy ``status_polls`` gate."""
         with self.lock:
             n = self._parse_id(request_id)
             if n is None or n >= self.next_id:
                 return None
             block = self.id_blocks[bisect.bisect_right(self.id_block_starts, n) - 1]
             self.polls[n] += 1
-            polls = self.polls[n]
-            age = now - block.created
             cfg = self.config
-            if polls > cfg.status_polls and age >= cfg.status_seconds:
-                errors = block.failures.get(n - block.start)
+            index = n - block.start
+            stage = min(
+                clock_stage(now - block.created, index, cfg.processing_delay,
+                            cfg.seconds_per_record),
+                poll_stage(self.polls[n], cfg.status_polls),
+            )  # fmt: skip
+            if stage == DONE:
+                errors = block.failures.get(index)
                 status = "failed" if errors else "completed"
-            elif polls >= 2 and age >= cfg.status_seconds / 2:
-                status, errors = "processing", None
             else:
-                status, errors = "queued", None
+                status, errors = NAMES[stage], None
             return {"request_id": request_id, "status": status, "errors": list(errors or [])}
 
     # ----------------------------------------------------------------- subscribers read-back
@@ -273,7 +304,7 @@ class EmulatorState:
 
     # ----------------------------------------------------------------- inspection
     def stats(self) -> dict[str, Any]:
-        now = time.monotonic()
+        now = self.now()
         with self.lock:
             counts = self.status_counts
             return {
@@ -293,7 +324,11 @@ class EmulatorState:
                 "duplicates": sum(s.duplicates for s in self.resources.values()),
                 "user_agents": dict(self.user_agents),
                 "auth_schemes": dict(self.auth_schemes),
+                "content_encodings": dict(self.content_encodings),
                 "rate_limit": self.rate_limit_info(now),
+                "read_rate_limit": self.read_window.info(
+                    now, self.config.read_rate_limit, self.config.rate_window
+                ),
                 "request_ids_issued": self.next_id,
                 "subscribers_known": len(self.people),
                 "uptime_seconds": round(now - self.started, 3),

@@ -133,7 +133,9 @@ def status_url(emu, request_id, account_id=None):
 
 
 def test_request_status_progress_and_failure_marker(drip_emulator):
+    """The legacy poll-driven knob: queued on the first poll, processing up to poll 2."""
     emu = drip_emulator
+    emu.control.configure(status_polls=2)
     marked = {**CART, "cart_id": "c2", "cart_public_id": "#__drip_fail__"}
     ids = send(emu, [CART, marked], resource="cart").json()["request_ids"]
 
@@ -173,13 +175,14 @@ def test_request_status_unknown_other_account_and_disabled(drip_emulator):
 
 
 def test_request_status_by_seconds(drip_emulator):
+    """Real time, no clock tricks: queued for the delay, processing for its record, then done."""
     emu = drip_emulator
-    emu.control.configure(status_polls=0, status_seconds=0.6)
+    emu.control.configure(processing_delay=0.5, seconds_per_record=1.0)
     request_id = send(emu, [CART], resource="cart").json()["request_ids"][0]
     seen = [requests.get(status_url(emu, request_id), headers=emu.headers()).json()["status"]]
-    time.sleep(0.35)
+    time.sleep(0.8)  # the processing window is [0.5 s, 1.5 s): wide, for a loaded machine
     seen.append(requests.get(status_url(emu, request_id), headers=emu.headers()).json()["status"])
-    time.sleep(0.35)
+    time.sleep(0.8)
     seen.append(requests.get(status_url(emu, request_id), headers=emu.headers()).json()["status"])
     assert seen == ["queued", "processing", "completed"]
 
