@@ -22,11 +22,17 @@ class JSONArrayError(ValueError):
     """The file is not a well-formed JSON array (a file-level error: no record can be trusted)."""
 
 
-def iter_json_array(stream: BinaryIO, encoding: str = "utf-8", name: str = "") -> Iterator[Any]:
-    """Yield the elements of the JSON array in ``stream`` one by one."""
+def iter_json_array(
+    stream: BinaryIO, encoding: str = "utf-8", name: str = "", errors: str = "strict"
+) -> Iterator[Any]:
+    """Yield the elements of the JSON array in ``stream`` one by one.
+
+    ``errors`` is the codec error handler (``records/sources.py`` passes one that keeps bad
+    bytes as lone surrogates, so the element holding them becomes a reject).
+    """
     if encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
         encoding = "utf-8-sig"  # tolerate a byte order mark
-    decoder = codecs.getincrementaldecoder(encoding)()
+    decoder = codecs.getincrementaldecoder(encoding)(errors)
     raw_decode = json.JSONDecoder().raw_decode
     skip_ws = _WS.match
     buf = ""

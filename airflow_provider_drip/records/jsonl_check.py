@@ -141,12 +141,14 @@ def compile_line_check(rules: R.ResourceRules) -> Callable[[bytes], bool]:
     """``accepts(line)``: True only for a JSON object the validator passes as it is."""
     struct, residual = _struct(rules.fields, rules.one_of, rules.resource)
     decode = msgspec.json.Decoder(struct).decode
-    DecodeError = msgspec.DecodeError  # ValidationError is a subclass
+    # ValidationError is a DecodeError; bytes that are not UTF-8 inside a string raise
+    # UnicodeDecodeError instead: "not sure" either way, the ordinary path gives the verdict.
+    refused = (msgspec.DecodeError, UnicodeDecodeError)
 
     def accepts(line: bytes) -> bool:
         try:
             obj = decode(line)
-        except DecodeError:
+        except refused:
             return False
         return residual is None or residual(obj)
 

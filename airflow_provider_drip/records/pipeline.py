@@ -129,6 +129,8 @@ class PipelineStats:
     records_rejected: int = 0
     records_filtered: int = 0
     records_deduplicated: int = 0
+    records_unchanged: int = 0
+    """Changed mode: valid records the sync state says Drip already has."""
     records_emitted: int = 0
     chunks_emitted: int = 0
     bytes_emitted: int = 0
@@ -171,12 +173,14 @@ class _RejectsWriter:
             self._file = fsspec.open(os.fspath(path), "wb", auto_mkdir=True).open()
         self._encode = _REJECTS_ENCODER.encode
 
-    def write(self, position: int, raw: Any, violations: list[Violation]) -> None:
-        line = {
-            "position": position,
-            "record": raw,
-            "reasons": [v.as_dict() for v in violations],
-        }
+    def write(
+        self, position: int, raw: Any, violations: list[Violation], location: str | None
+    ) -> None:
+        line: dict[str, Any] = {"position": position}
+        if location:
+            line["location"] = location
+        line["record"] = raw
+        line["reasons"] = [v.as_dict() for v in violations]
         try:
             data = self._encode(line)
         except (TypeError, ValueError, OverflowError):
@@ -213,7 +217,11 @@ class RecordPipeline:
         encoding: str = "utf-8",
         list_delimiter: str = ",",
         coerce: bool | None = None,
+        change_filter: Callable[[bytes], bool | list[Violation]] | None = None,
     ) -> None:
+        self.change_filter = change_filter
+        """Changed mode: asked about each valid record's payload; False drops it as unchanged
+        (before chunking, so batches stay full), violations reject it."""
         self.resource = get_resource(resource)
         self.rules = get_rules(resource)
         if (records is None) == (source is None):
@@ -405,6 +413,7 @@ class RecordPipeline:
             self.rejects_path,
             self.transform,
             self.dedupe,
+            self.change_filter,
         )
 
     def _new_spool(self) -> ChunkSpool | None:
@@ -577,7 +586,7 @@ class RecordPipeline:
                     if key is not None:
                         index[key] = pos
                 elif fail and type(out) is list:
-                    raise InvalidRecordError(pos, out, _original(raw))
+                    raise InvalidRecordError(pos, out, _original(raw), self._source.location())
             self._dedupe_index = index
         return self._dedupe_index
 
@@ -595,6 +604,7 @@ class RecordPipeline:
         )
         by_rule = stats.rejected_by_rule
         prepare = self._make_prepare()
+        location = self._source.location
         identity = self._identity
         batch_size = self.batch_size
         cap = self.max_batch_bytes
@@ -602,7 +612,8 @@ class RecordPipeline:
         payloads: list[bytes] = []
         size = overhead
         chunk_start = 0
-        read = valid = rejected = filtered = deduped = emitted = nchunks = nbytes = 0
+        read = valid = rejected = filtered = deduped = unchanged = emitted = nchunks = nbytes = 0
+        change_filter = self.change_filter
         hand_over = HAND_OVER_GIL_EVERY if background else 0
         countdown = hand_over
         hand_over_gil = time.sleep
@@ -613,6 +624,7 @@ class RecordPipeline:
             stats.records_rejected = rejected
             stats.records_filtered = filtered
             stats.records_deduplicated = deduped
+            stats.records_unchanged = unchanged
             stats.records_emitted = emitted
             stats.chunks_emitted = nchunks
             stats.bytes_emitted = nbytes
@@ -626,22 +638,32 @@ class RecordPipeline:
                         countdown = hand_over
                         hand_over_gil(0)
                 out = prepare(raw)
+                if change_filter is not None and type(out) is tuple:
+                    verdict = change_filter(out[1])
+                    if verdict is False:
+                        unchanged += 1
+                        continue
+                    if type(verdict) is list:
+                        out = verdict
                 if type(out) is not tuple:
                     if out is _FILTERED:
                         filtered += 1
                         continue
+                    where = location()
                     if fail:
                         sync()
-                        raise InvalidRecordError(pos, out, _original(raw))  # type: ignore[arg-type]
+                        raise InvalidRecordError(pos, out, _original(raw), where)  # type: ignore[arg-type]
                     rejected += 1
                     for v in out:  # type: ignore[union-attr]
                         by_rule[v.rule] = by_rule.get(v.rule, 0) + 1
                     if rejects is not None:
-                        rejects.write(pos, _original(raw), out)  # type: ignore[arg-type]
+                        rejects.write(pos, _original(raw), out, where)  # type: ignore[arg-type]
                     if samples is not None and len(samples) < _SAMPLE_REJECTS:
-                        samples.append(
-                            {"position": pos, "reasons": [v.as_dict() for v in out]}  # type: ignore[union-attr]
-                        )
+                        sample: dict[str, Any] = {"position": pos}
+                        if where:
+                            sample["location"] = where
+                        sample["reasons"] = [v.as_dict() for v in out]  # type: ignore[union-attr]
+                        samples.append(sample)
                     continue
                 valid += 1
                 rec, payload = out
@@ -687,6 +709,7 @@ def _counts(stats: PipelineStats) -> tuple[int, ...]:
         stats.records_rejected,
         stats.records_filtered,
         stats.records_deduplicated,
+        stats.records_unchanged,
     )
 
 
@@ -697,6 +720,7 @@ def _set_counts(stats: PipelineStats, counts: tuple[int, ...], by_rule: dict[str
         stats.records_rejected,
         stats.records_filtered,
         stats.records_deduplicated,
+        stats.records_unchanged,
     ) = counts
     stats.rejected_by_rule.clear()
     stats.rejected_by_rule.update(by_rule)

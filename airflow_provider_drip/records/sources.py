@@ -8,6 +8,7 @@ once to a local temporary file (pickled records) so later passes can re-read it.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import gzip
@@ -15,7 +16,9 @@ import hashlib
 import io
 import os
 import pickle
+import re
 import tempfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +26,8 @@ from typing import Any
 import fsspec
 import msgspec
 
-from airflow_provider_drip.records.jsonarray import iter_json_array
+from airflow_provider_drip.records.errors import SourceFileError
+from airflow_provider_drip.records.jsonarray import JSONArrayError, iter_json_array
 
 FORMATS = ("json", "jsonl", "csv", "parquet")
 _EXTENSIONS = {
@@ -61,6 +65,73 @@ class Unreadable:
     raw: Any
     rule: str
     message: str
+
+
+class Where:
+    """Where the record a file source yielded last sits: its file and line (or element, row).
+
+    Readers update it as they go (an int per line); it is read only for rejects and errors.
+    """
+
+    __slots__ = ("n", "path", "reader", "unit")
+
+    def __init__(self) -> None:
+        self.path = ""
+        self.unit = "line"
+        self.n = 0
+        self.reader: Any = None
+        """A ``csv.reader``, whose ``line_num`` is the physical line (cells may span lines)."""
+
+    def start(self, path: str, unit: str) -> None:
+        self.path, self.unit, self.n, self.reader = path, unit, 0, None
+
+    def describe(self) -> str:
+        n = self.reader.line_num if self.reader is not None else self.n
+        return f"{self.path}, {self.unit} {n}" if n else self.path
+
+    def describe_at(self) -> str:
+        """How far a reader got in its file (for a file-level error)."""
+        n = self.reader.line_num if self.reader is not None else self.n
+        return f"{self.unit} {n}" if n else "its start"
+
+
+_MARKED = [0]
+"""How many undecodable byte runs the ``drip-mark`` error handler has seen (process-wide)."""
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _mark_bad_bytes(exc: UnicodeError) -> tuple[str, int]:
+    """Decode error handler: keep the bad bytes as lone surrogates (like ``surrogateescape``,
+    for any codec) and count them, so a reader finds the record that holds them and rejects it
+    instead of a mid-file ``UnicodeDecodeError`` ending the whole pass."""
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    _MARKED[0] += 1
+    bad = exc.object[exc.start : exc.end]
+    return "".join(chr(0xDC00 + b) for b in bad), exc.end
+
+
+codecs.register_error("drip-mark", _mark_bad_bytes)
+
+
+def _encoding_reject(raw: Any, encoding: str, detail: str = "") -> Unreadable:
+    extra = f": {detail}" if detail else ""
+    return Unreadable(raw, "encoding", f"bytes that are not valid {encoding}{extra}")
+
+
+def _has_surrogates(value: Any) -> bool:
+    if isinstance(value, str):
+        return _SURROGATE.search(value) is not None
+    if isinstance(value, Mapping):
+        return any(_has_surrogates(k) or _has_surrogates(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(map(_has_surrogates, value))
+    return False
+
+
+def _escaped(text: str) -> str:
+    """Text with lone surrogates (undecodable bytes) shown as ``\\udcXX`` escapes, encodable."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def format_for(path: str, source_format: str | None) -> tuple[str, bool]:
@@ -114,6 +185,7 @@ class FileSource:
         self.source_format = source_format
         self.files = self._resolve()
         self.formats = [format_for(p, source_format) for p in self.files]
+        self.where = Where()
 
     def _resolve(self) -> list[str]:
         fs, root = self.fs, self.root
@@ -147,24 +219,48 @@ class FileSource:
         return self.records()
 
     def records(self, accept_line: Callable[[bytes], bool] | None = None) -> Iterator[Any]:
-        """Every record in order; JSON lines that ``accept_line`` passes come as ``JsonLine``."""
+        """Every record in order; JSON lines that ``accept_line`` passes come as ``JsonLine``.
+
+        A file that cannot be read on (truncated gzip, corrupt Parquet, bytes a non-UTF-8 codec
+        cannot split into lines) raises ``SourceFileError`` naming the file and how far it got.
+        """
+        where = self.where
         for path, (fmt, gz) in zip(self.files, self.formats, strict=True):
-            with self.fs.open(path, "rb") as raw, _maybe_gunzip(raw, gz) as stream:
-                yield from self._read(stream, fmt, path, accept_line)
+            where.start(path, _UNITS[fmt])
+            try:
+                with self.fs.open(path, "rb") as raw, _maybe_gunzip(raw, gz) as stream:
+                    yield from self._read(stream, fmt, path, accept_line)
+            except (JSONArrayError, SourceFileError, FileNotFoundError):
+                raise
+            except csv.Error as exc:
+                rule = "csv_field_size" if "field limit" in str(exc) else "csv_syntax"
+                raise SourceFileError(path, where.describe_at(), rule, str(exc)) from exc
+            except (OSError, EOFError, zlib.error, UnicodeError, ValueError) as exc:
+                rule = "encoding" if isinstance(exc, UnicodeError) else "unreadable_file"
+                problem = f"{type(exc).__name__}: {exc}"
+                raise SourceFileError(path, where.describe_at(), rule, problem) from exc
+
+    def location(self) -> str:
+        """Where the record yielded last sits: ``people.csv, CSV line 6``."""
+        return self.where.describe()
 
     def _read(
         self, stream: Any, fmt: str, path: str, accept_line: Callable[[bytes], bool] | None
     ) -> Iterator[Any]:
+        where = self.where
         if fmt == "jsonl":
-            return _read_jsonl(stream, self.encoding, accept_line)
+            return _read_jsonl(stream, self.encoding, accept_line, where)
         if fmt == "json":
-            return iter_json_array(stream, self.encoding, name=path)
+            return _read_json_array(stream, self.encoding, path, where)
         if fmt == "csv":
             delimiter = self.csv_delimiter
             if path.lower().removesuffix(".gz").endswith(".tsv") and delimiter == ",":
                 delimiter = "\t"
-            return _read_csv(stream, self.encoding, delimiter)
-        return _read_parquet(stream)
+            return _read_csv(stream, self.encoding, delimiter, where)
+        return _read_parquet(stream, where)
+
+
+_UNITS = {"jsonl": "line", "json": "array element", "csv": "CSV line", "parquet": "row"}
 
 
 def _maybe_gunzip(raw: Any, gz: bool) -> Any:
@@ -184,35 +280,64 @@ class JsonLine:
 
 
 def _read_jsonl(
-    stream: Any, encoding: str, accept_line: Callable[[bytes], bool] | None = None
+    stream: Any,
+    encoding: str,
+    accept_line: Callable[[bytes], bool] | None = None,
+    where: Where | None = None,
 ) -> Iterator[Any]:
+    where = where or Where()
     decode = msgspec.json.decode
     utf8 = encoding.lower().replace("_", "-") in ("utf-8", "utf8", "utf-8-sig")
-    lines: Iterable[Any] = stream if utf8 else io.TextIOWrapper(stream, encoding=encoding)
+    lines: Iterable[Any] = (
+        stream if utf8 else io.TextIOWrapper(stream, encoding=encoding, errors="drip-mark")
+    )
     if not utf8:
         accept_line = None  # lines are text, not the UTF-8 bytes a request body carries
-    first = True
-    for line in lines:
+    marked = _MARKED[0]
+    for n, line in enumerate(lines, 1):
+        where.n = n
         if accept_line is not None and accept_line(line):
             yield JsonLine(line.rstrip())
-            first = False
+            continue
+        if marked != _MARKED[0] and _SURROGATE.search(line):
+            yield _encoding_reject(_escaped(line.rstrip("\r\n")), encoding)
             continue
         try:
             yield decode(line)
         except msgspec.DecodeError as exc:
             error = exc
-            if first and utf8 and line.startswith(b"\xef\xbb\xbf"):
+            if n == 1 and utf8 and line.startswith(b"\xef\xbb\xbf"):
                 line = line[3:]
                 try:
                     yield decode(line)
                     continue
                 except msgspec.DecodeError as exc2:
                     error = exc2
-            text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
+                except UnicodeError as exc2:
+                    yield _encoding_reject(_line_text(line), encoding, str(exc2))
+                    continue
+            text = _line_text(line)
             if text.strip():
-                yield Unreadable(text.rstrip("\r\n"), "json_syntax", f"not valid JSON: {error}")
-        finally:
-            first = False
+                yield Unreadable(text, "json_syntax", f"not valid JSON: {error}")
+        except UnicodeError as exc:  # bytes that are not UTF-8 inside a string (msgspec)
+            yield _encoding_reject(_line_text(line), encoding, str(exc))
+
+
+def _line_text(line: bytes | str) -> str:
+    """A line as text for the rejects file: undecodable bytes as ``\\xNN`` escapes."""
+    text = line.decode("utf-8", "backslashreplace") if isinstance(line, bytes) else line
+    return _escaped(text.rstrip("\r\n"))
+
+
+def _read_json_array(stream: Any, encoding: str, path: str, where: Where) -> Iterator[Any]:
+    """Elements of a JSON array file; an element holding undecodable bytes is a reject."""
+    marked = _MARKED[0]
+    for n, value in enumerate(iter_json_array(stream, encoding, name=path, errors="drip-mark"), 1):
+        where.n = n
+        if marked != _MARKED[0] and _has_surrogates(value):
+            yield _encoding_reject(_escaped(repr(value)), encoding)
+            continue
+        yield value
 
 
 class CsvRow:
@@ -238,22 +363,38 @@ class CsvRow:
         return f"CsvRow({self.as_dict()!r})"
 
 
-def _read_csv(stream: Any, encoding: str, delimiter: str) -> Iterator[Any]:
+CSV_FIELD_LIMIT = 64 * 1024 * 1024
+"""Largest CSV cell read (Python's default is 128 KiB). A cell can hold up to a request body; a
+bigger one fails the file with ``SourceFileError`` naming its line (rule ``csv_field_size``)."""
+
+
+def _read_csv(
+    stream: Any, encoding: str, delimiter: str, where: Where | None = None
+) -> Iterator[Any]:
+    where = where or Where()
     if encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
         encoding = "utf-8-sig"
-    text = io.TextIOWrapper(stream, encoding=encoding, newline="")
+    if csv.field_size_limit() < CSV_FIELD_LIMIT:
+        csv.field_size_limit(CSV_FIELD_LIMIT)
+    text = io.TextIOWrapper(stream, encoding=encoding, newline="", errors="drip-mark")
     reader = csv.reader(text, delimiter=delimiter)
+    where.reader = reader
+    marked = _MARKED[0]
     header = next(reader, None)  # like csv.DictReader: the first row, even a blank one
     if header is None:
         return
     fields = tuple(header)
     width = len(fields)
     for row in reader:
+        if marked != _MARKED[0] and _SURROGATE.search("\x1f".join(row)):
+            record: dict[str, Any] = dict(zip(fields, map(_escaped, row), strict=False))
+            yield _encoding_reject(record, encoding.removesuffix("-sig"))
+            continue
         if len(row) <= width:
             if row:  # DictReader skips blank lines
                 yield CsvRow(fields, row)
             continue
-        record: dict[str, Any] = dict(zip(fields, row, strict=False))
+        record = dict(zip(fields, row, strict=False))
         record["_extra_columns"] = row[width:]
         yield Unreadable(
             record,
@@ -262,12 +403,16 @@ def _read_csv(stream: Any, encoding: str, delimiter: str) -> Iterator[Any]:
         )
 
 
-def _read_parquet(stream: Any) -> Iterator[Any]:
+def _read_parquet(stream: Any, where: Where | None = None) -> Iterator[Any]:
     import pyarrow.parquet as pq  # optional dependency: only needed for parquet sources
 
+    where = where or Where()
     pf = pq.ParquetFile(stream)
+    n = 0
     for batch in pf.iter_batches(batch_size=4096):
         for row in batch.to_pylist():
+            n += 1
+            where.n = n
             # Parquet has a column for every field; a null cell means "not given".
             yield {k: v for k, v in row.items() if v is not None}
 
@@ -287,6 +432,10 @@ class MemorySource:
         self.one_shot = iter(records) is records
 
     strings_only = False
+
+    def location(self) -> str | None:
+        """In-memory records have only their position."""
+        return None
 
     def records(self, accept_line: Callable[[bytes], bool] | None = None) -> Iterator[Any]:
         """Every record in order (``accept_line`` is for files of JSON lines; unused here)."""
