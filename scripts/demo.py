@@ -5,6 +5,10 @@ Steps: start the emulator on a free loopback port, create a throw-away ``AIRFLOW
 DAG with ``airflow dags test``, then print what each task returned (its XCom summary, read from
 the metadata DB) and what the emulator received. Exits 1 if a DAG run failed or the emulator saw
 a refused batch (422) or a duplicate record; stops every process it started either way.
+
+What the demo shows is kept in ``demo-output/`` (gitignored, emptied at the start of each run):
+the rejects files, every task's summary, the emulator's counters and the records it received.
+The throw-away Airflow home is deleted unless ``--keep`` (or a failure) keeps it.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+OUTPUT_DIR = REPO_ROOT / "demo-output"
 sys.path.insert(0, str(REPO_ROOT))
 
 from tests.e2e.airflow_env import (  # noqa: E402
@@ -51,7 +56,8 @@ def describe_value(value: Any) -> str:
         if value.get("rate_limit_waits"):
             parts.append(f"rate-limit waits {value['rate_limit_waits']}")
         if value.get("rejects_path") and value.get("records_rejected"):
-            parts.append(f"rejects -> {value['rejects_path']}")
+            rejects = str(value["rejects_path"]).removeprefix("file://")
+            parts.append(f"rejects -> {display_path(Path(rejects))}")
         return ", ".join(parts)
     if isinstance(value, dict) and {"total", "completed"} <= value.keys():
         return (
@@ -65,7 +71,13 @@ def describe_value(value: Any) -> str:
     return f"returned {json.dumps(value, default=str)[:80]}"
 
 
-def print_run(env: AirflowEnv, dag_id: str, run_id: str | None, seconds: float) -> bool:
+def print_run(
+    env: AirflowEnv,
+    dag_id: str,
+    run_id: str | None,
+    seconds: float,
+    summaries: dict[str, Any] | None = None,
+) -> bool:
     state = env.run_state(dag_id, run_id) if run_id else None
     mark = "ok  " if state == "success" else "FAIL"
     print(f"\n[{mark}] {dag_id}: {state or 'no run'} in {seconds:.1f}s")
@@ -76,6 +88,11 @@ def print_run(env: AirflowEnv, dag_id: str, run_id: str | None, seconds: float) 
         key = (ti["task_id"], ti["map_index"])
         name = ti["task_id"] + (f"[{ti['map_index']}]" if ti["map_index"] >= 0 else "")
         print(f"       {name:<28} {ti['state']:<8} {describe_value(returns.get(key))}")
+        if summaries is not None:
+            summaries.setdefault(dag_id, {})[name] = {
+                "state": ti["state"],
+                "returned": returns.get(key),
+            }
     return state == "success"
 
 
@@ -99,14 +116,48 @@ def print_emulator(stats: dict[str, Any]) -> bool:
     return errors["422"] == 0 and stats["duplicates"] == 0 and errors["401"] == 0
 
 
+CSV_REJECT_SOURCES = ("subscribers-",)
+"""Rejects files (by name prefix) whose example source is one CSV file with a header row and no
+line breaks inside cells: there, position N (0-based record number) is on CSV line N + 2."""
+
+
 def print_rejects(rejects_dir: Path) -> None:
     for path in sorted(rejects_dir.glob("*")):
         lines = path.read_text().splitlines()
-        print(f"\nRejects file {path.name}: {len(lines)} record(s) set aside")
+        print(f"\nRejects file {display_path(path)}: {len(lines)} record(s) set aside")
         for line in lines:
             entry = json.loads(line)
             reasons = "; ".join(r.get("message", str(r)) for r in entry.get("reasons", []))
-            print(f"  row {entry.get('position')}: {reasons}")
+            position = entry.get("position")
+            where = f"position {position}"
+            if entry.get("location"):  # e.g. "subscribers.csv, CSV line 6"
+                where += f" ({entry['location']})"
+            elif path.name.startswith(CSV_REJECT_SOURCES) and isinstance(position, int):
+                where += f" (CSV line {position + 2})"
+            print(f"  {where}: {reasons}")
+
+
+def display_path(path: Path) -> str:
+    """``path`` relative to the repository when it is inside it (demo-output/...)."""
+    try:
+        return str(path.resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def save_outputs(emulator: Emulator, summaries: dict[str, Any]) -> None:
+    """Keep what the demo showed: task summaries, emulator counters, records Drip received."""
+    (OUTPUT_DIR / "task-summaries.json").write_text(json.dumps(summaries, indent=2, default=str))
+    stats = emulator.stats()
+    (OUTPUT_DIR / "emulator-stats.json").write_text(json.dumps(stats, indent=2, default=str))
+    received = OUTPUT_DIR / "received"
+    received.mkdir(exist_ok=True)
+    for name, res in stats["resources"].items():
+        if res["records_accepted"]:
+            records = emulator.records(name)
+            (received / f"{name}.jsonl").write_text(
+                "".join(json.dumps(r, sort_keys=True) + "\n" for r in records)
+            )
 
 
 def run_demo(workdir: Path, dag_ids: list[str]) -> bool:
@@ -114,7 +165,10 @@ def run_demo(workdir: Path, dag_ids: list[str]) -> bool:
     print(f"Demo workspace: {workdir}")
     with Emulator(log_path=workdir / "emulator.log") as emulator:
         print(f"Drip emulator listening on {emulator.url}")
-        env, rejects_dir = example_dags_env(workdir, emulator)
+        env, _ = example_dags_env(workdir, emulator)
+        rejects_dir = OUTPUT_DIR / "rejects"
+        env.env["DRIP_EXAMPLE_REJECTS_URI"] = f"file://{rejects_dir}"
+        summaries: dict[str, Any] = {}
         try:
             print("Preparing a temporary Airflow (SQLite): airflow db migrate ...")
             env.migrate()
@@ -123,7 +177,8 @@ def run_demo(workdir: Path, dag_ids: list[str]) -> bool:
 
             def report(result: DagsTestResult) -> None:
                 run_id = env.latest_run_id(result.dag_id)
-                if not print_run(env, result.dag_id, run_id, result.seconds) or result.returncode:
+                ran = print_run(env, result.dag_id, run_id, result.seconds, summaries)
+                if not ran or result.returncode:
                     failures.append(result.dag_id)
                     print(f"       exit code {result.returncode}; output tail:")
                     print(result.output[-3000:])
@@ -135,6 +190,11 @@ def run_demo(workdir: Path, dag_ids: list[str]) -> bool:
             ok = not failures
             ok = print_emulator(emulator.stats()) and ok
             print_rejects(rejects_dir)
+            save_outputs(emulator, summaries)
+            print(
+                f"\nKept in {display_path(OUTPUT_DIR)}/: rejects/, task-summaries.json, "
+                "emulator-stats.json, received/<resource>.jsonl"
+            )
         finally:
             env.stop()
     verdict = "all example DAGs succeeded" if ok else "FAILED (see above)"
@@ -150,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM (e.g. CI cancelling) unwinds through the finally blocks that stop our processes.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     workdir = Path(tempfile.mkdtemp(prefix="drip-demo-"))
+    shutil.rmtree(OUTPUT_DIR, ignore_errors=True)
+    OUTPUT_DIR.mkdir()
     ok = False
     try:
         ok = run_demo(workdir, args.dag_ids or list(EXAMPLE_DAG_IDS))
