@@ -42,8 +42,17 @@ def canonical_json(value: Any) -> bytes:
         return _sorted_encode(value)
     except (TypeError, UnicodeEncodeError, ValueError, msgspec.EncodeError):
         return json.dumps(
-            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+            _str_keys(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
         ).encode("utf-8", "surrogatepass")
+
+
+def _str_keys(value: Any) -> Any:
+    """Dict keys as strings (as JSON makes them), so mixed key types can be sorted."""
+    if isinstance(value, Mapping):
+        return {str(k): _str_keys(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_str_keys(v) for v in value]
+    return value
 
 
 def _digest(data: bytes, person: bytes) -> int:
