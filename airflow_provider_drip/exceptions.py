@@ -80,13 +80,30 @@ class DripRateLimitError(DripError):
     """Drip answered 429 and the wait until ``retry_at`` is longer than the caller allows.
 
     Operators catch this to defer (releasing the worker) or to fail with when to retry.
+    ``consecutive_429s`` counts the 429 answers in a row for the request that raised it (0 when
+    raised by a caller such as the sync loop rather than the hook), ``waited_s`` the seconds the
+    hook already slept on them, and ``reason`` says which in-process cap was hit.
     """
 
-    def __init__(self, retry_at: datetime, *, message: str = "", limit: int | None = None) -> None:
+    def __init__(
+        self,
+        retry_at: datetime,
+        *,
+        message: str = "",
+        limit: int | None = None,
+        consecutive_429s: int = 0,
+        waited_s: float = 0.0,
+        reason: str = "",
+    ) -> None:
         self.retry_at = retry_at
         self.limit = limit
         self.drip_message = message
+        self.consecutive_429s = consecutive_429s
+        self.waited_s = waited_s
+        self.reason = reason
         text = f"Drip batch rate limit reached; retry at {retry_at.isoformat()}"
+        if reason:
+            text += f"; stopped waiting in-process: {reason}"
         if message:
             text += f" (Drip said: {message})"
         super().__init__(text)
@@ -124,3 +141,26 @@ class DripAmbiguousRangeError(DripError):
     Names the input's record range and how to settle it; a plain retry raises it again rather
     than guess.
     """
+
+
+class DripUnexpectedResponseError(DripError):
+    """Drip answered 2xx to a batch of an idempotent resource, but not with the documented body.
+
+    Not trusted as acceptance: the batch is treated as not accepted (the sync cursor stays
+    before it), and resending it is harmless because the resource is idempotent. For resources
+    that are not idempotent the hook raises :class:`DripAmbiguousOutcomeError` instead.
+    """
+
+    def __init__(
+        self, status: int, reason: str, *, method: str = "", path: str = "", body_text: str = ""
+    ) -> None:
+        self.status = status
+        self.reason = reason
+        self.method = method
+        self.path = path
+        self.body_text = body_text
+        where = f" for {method} {path}" if path else ""
+        super().__init__(
+            f"Drip answered HTTP {status}{where} without the documented success body "
+            f"({reason}); the batch is not counted as accepted"
+        )

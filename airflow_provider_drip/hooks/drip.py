@@ -4,13 +4,16 @@ It turns a ``drip`` connection into an authenticated ``requests`` session and se
 the retry rules Drip's budget demands (50 batch requests per hour per account):
 
 - never-sent failures (connection refused, connect timeout) and 500/502/503 are retried with
-  exponential backoff and full jitter;
-- a 429 is waited out in-process only when the wait fits the caller's ``max_rate_limit_wait``,
-  otherwise it becomes :class:`DripRateLimitError` (with ``retry_at``) so the operator can defer;
+  exponential backoff and full jitter (the :class:`~.retry.RetryPolicy` shared with
+  :class:`~.drip_async.DripAsyncHook`);
+- a 429 is waited out in-process only while the waits, each floored and capped, fit the
+  caller's ``max_rate_limit_wait`` in total, otherwise it becomes :class:`DripRateLimitError`
+  (with ``retry_at``) so the operator can defer;
 - a request that went out but got no answer (read timeout, dropped connection, 504) is resent
   only for idempotent resources; for events and shopper activity it raises
   :class:`DripAmbiguousOutcomeError` instead of risking a duplicate;
-- other 4xx are :class:`DripAPIError` with Drip's parsed error body, never retried.
+- other 4xx are :class:`DripAPIError` with Drip's parsed error body, never retried;
+- server-supplied text is scrubbed of the token (``settings.scrub``) before anything keeps it.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -29,28 +32,31 @@ from urllib.parse import quote, urlsplit
 import requests
 from airflow.sdk import BaseHook
 from requests.adapters import HTTPAdapter
+from urllib3 import exceptions as u3
 
 from airflow_provider_drip.exceptions import (
-    DripAmbiguousOutcomeError,
     DripAPIError,
     DripError,
     DripErrorDetail,
-    DripRateLimitError,
-    DripServerError,
 )
-from airflow_provider_drip.hooks.responses import BatchResponse, RequestStatus, parse_error_details
-from airflow_provider_drip.hooks.retry import (
-    GATEWAY_TIMEOUT_STATUSES,
-    RETRYABLE_STATUSES,
-    FailureKind,
-    backoff_delay,
+from airflow_provider_drip.hooks import exchange
+from airflow_provider_drip.hooks.exchange import Answer
+from airflow_provider_drip.hooks.failures import (
+    DeadlineExceeded,
     classify_exception,
     describe_exception,
+)
+from airflow_provider_drip.hooks.rate_limit import (
+    BATCH_RATE_LIMIT_FLOOR_S,
+    GET_RATE_LIMIT_FLOOR_S,
+    MAX_CONSECUTIVE_429S,
+    RateLimitBudget,
     parse_int_header,
     parse_rate_limit_reset,
     parse_retry_after,
-    rate_limit_wait,
 )
+from airflow_provider_drip.hooks.responses import BatchResponse, RequestStatus
+from airflow_provider_drip.hooks.retry import RetryPolicy, TransientFailure, seconds
 from airflow_provider_drip.hooks.settings import DripConnectionSettings
 from airflow_provider_drip.resources import (
     ACCOUNTS_PATH,
@@ -61,13 +67,14 @@ from airflow_provider_drip.resources import (
 )
 
 
-def _mask_secret(secret: str) -> None:
-    """Register ``secret`` with Airflow's log masker (location moved between 3.x releases)."""
+def mask_settings(settings: DripConnectionSettings) -> None:
+    """Register the token and its Authorization value with Airflow's log masker."""
     try:
         from airflow.sdk.log import mask_secret
     except ImportError:  # pragma: no cover - Airflow 3.0
         from airflow.sdk.execution_time.secrets_masker import mask_secret
-    mask_secret(secret)
+    mask_secret(settings.token)
+    mask_secret(settings.authorization.split(" ", 1)[1])
 
 
 class _DripAuth(requests.auth.AuthBase):
@@ -105,7 +112,7 @@ def _read_environment_once(session: requests.Session, base_url: str) -> None:
 
 @dataclass
 class _Outcome:
-    response: requests.Response
+    answer: Answer
     attempts: int
     rate_limit_waited_s: float
 
@@ -117,8 +124,9 @@ class DripHook(BaseHook):
         token, host = optional base URL).
     :param max_retries: retries after the first attempt for failures known to be safe to resend.
         A 429 does not count against it.
-    :param backoff_base: first backoff ceiling in seconds (doubles per retry, full jitter).
-    :param backoff_max: cap of one backoff sleep in seconds.
+    :param backoff_base: first backoff ceiling (doubles per retry, full jitter): a
+        ``timedelta`` or seconds.
+    :param backoff_max: cap of one backoff sleep: a ``timedelta`` or seconds.
     :param settings: ready-made settings instead of reading the Airflow connection (tests, the
         emulator CLI, the trigger).
     """
@@ -132,10 +140,12 @@ class DripHook(BaseHook):
     """Pooled connections idle longer than this are dropped before the next request: servers
     close idle keep-alive connections, and a request written into one that the server is closing
     looks like "sent, no answer" — ambiguous for events. A fresh connection avoids that."""
-    max_rate_limit_retries: int = 20
+    max_rate_limit_retries: int = MAX_CONSECUTIVE_429S
     """Upper bound on consecutive 429 waits for one request, whatever ``Retry-After`` says."""
     get_max_rate_limit_wait: float = 60.0
-    """In-process 429 wait allowed for GETs (status, accounts, subscriber look-ups)."""
+    """In-process 429 wait allowed in total for one GET (status, accounts, subscriber look-ups)."""
+    batch_rate_limit_floor_s: float = BATCH_RATE_LIMIT_FLOOR_S
+    get_rate_limit_floor_s: float = GET_RATE_LIMIT_FLOOR_S
     max_redirects: int = 5
     pool_maxsize: int = 4
 
@@ -144,17 +154,16 @@ class DripHook(BaseHook):
         drip_conn_id: str = default_conn_name,
         *,
         max_retries: int = 5,
-        backoff_base: float = 1.0,
-        backoff_max: float = 60.0,
+        backoff_base: float | timedelta = 1.0,
+        backoff_max: float | timedelta = 60.0,
         settings: DripConnectionSettings | None = None,
     ) -> None:
         super().__init__()
-        if max_retries < 0:
-            raise ValueError("max_retries must be >= 0")
         self.drip_conn_id = settings.conn_id if settings is not None else drip_conn_id
         self.max_retries = max_retries
-        self.backoff_base = backoff_base
-        self.backoff_max = backoff_max
+        self.backoff_base = seconds(backoff_base, "backoff_base")
+        self.backoff_max = seconds(backoff_max, "backoff_max")
+        self.retry_policy  # noqa: B018 - validates max_retries now, not at the first request
         self._settings = settings
         self._session: requests.Session | None = None
         self._last_used: float | None = None
@@ -172,9 +181,17 @@ class DripHook(BaseHook):
             settings = DripConnectionSettings.from_connection(
                 self.get_connection(self.drip_conn_id)
             )
-        _mask_secret(settings.token)
-        _mask_secret(settings.authorization.split(" ", 1)[1])
+        mask_settings(settings)
         return settings
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """The shared retry policy, from this hook's (adjustable) attributes."""
+        return RetryPolicy(
+            self.max_retries,
+            seconds(self.backoff_base, "backoff_base"),
+            seconds(self.backoff_max, "backoff_max"),
+        )
 
     @property
     def account_id(self) -> str:
@@ -244,14 +261,15 @@ class DripHook(BaseHook):
         *,
         body: bytes | None = None,
         record_count: int | None = None,
-        max_rate_limit_wait: float = 0.0,
+        max_rate_limit_wait: float | timedelta = 0.0,
     ) -> BatchResponse:
         """Send one batch and return what Drip answered.
 
         Give either ``records`` (serialised here as compact JSON in the resource's envelope) or a
         pre-serialised ``body`` with its ``record_count``.
 
-        :raises DripRateLimitError: a 429 whose wait exceeds ``max_rate_limit_wait`` in total.
+        :raises DripRateLimitError: 429s whose waits would exceed ``max_rate_limit_wait`` in
+            total (a ``timedelta`` or seconds), or too many 429s in a row.
         :raises DripAmbiguousOutcomeError: a non-idempotent batch got no answer; not resent.
         :raises DripServerError: retries exhausted on failures that were safe to retry.
         :raises DripAPIError: Drip refused the batch (401/403/404/422, a redirect, ...).
@@ -267,34 +285,41 @@ class DripHook(BaseHook):
             idempotent=res.idempotent,
             resource_name=res.name,
             record_count=count,
-            max_rate_limit_wait=max_rate_limit_wait,
+            max_rate_limit_wait=seconds(max_rate_limit_wait, "max_rate_limit_wait"),
             allow_redirects=False,
         )
-        response = outcome.response
-        if not 200 <= response.status_code < 300:
-            raise self._api_error(response, "POST")
-        if response.status_code != res.success_status:
+        return self._batch_response(res, count, outcome, self._clock() - started)
+
+    def _batch_response(
+        self, res: BatchResource, count: int, outcome: _Outcome, elapsed_s: float
+    ) -> BatchResponse:
+        answer = outcome.answer
+        if not 200 <= answer.status < 300:
+            raise exchange.api_error(answer)
+        if answer.status != res.success_status:
             self.log.warning(
                 "Drip answered HTTP %s to a %s batch (expected %s); treating it as accepted",
-                response.status_code,
+                answer.status,
                 res.name,
                 res.success_status,
             )
-        request_ids = self._request_ids(response) if res.returns_request_ids else []
+        request_ids = (
+            exchange.batch_request_ids(answer, self.log) if res.returns_request_ids else []
+        )
         now = datetime.now(timezone.utc)
-        headers = response.headers
+        headers = answer.headers
         return BatchResponse(
-            status=response.status_code,
+            status=answer.status,
             resource=res.name,
             record_count=count,
             request_ids=request_ids,
             rate_limit_limit=parse_int_header(headers, "X-RateLimit-Limit"),
             rate_limit_remaining=parse_int_header(headers, "X-RateLimit-Remaining"),
-            retry_after=parse_retry_after(headers.get("Retry-After"), now),
-            rate_limit_reset_at=parse_rate_limit_reset(headers.get("X-RateLimit-Reset"), now),
+            retry_after=parse_retry_after(answer.header("Retry-After"), now),
+            rate_limit_reset_at=parse_rate_limit_reset(answer.header("X-RateLimit-Reset"), now),
             attempts=outcome.attempts,
             rate_limit_waited_s=outcome.rate_limit_waited_s,
-            elapsed_s=self._clock() - started,
+            elapsed_s=elapsed_s,
         )
 
     @staticmethod
@@ -322,54 +347,16 @@ class DripHook(BaseHook):
             )
         return payload, count
 
-    def _request_ids(self, response: requests.Response) -> list[str]:
-        try:
-            body = response.json()
-        except ValueError:
-            self.log.warning("Drip accepted the batch but its body is not JSON; no request ids")
-            return []
-        ids = body.get("request_ids") if isinstance(body, dict) else None
-        if not isinstance(ids, list):
-            self.log.warning("Drip accepted the batch but returned no request_ids list")
-            return []
-        return [str(i) for i in ids]
-
     # ------------------------------------------------------------------ reads
 
     def get_request_status(self, request_id: str) -> RequestStatus:
         """Processing state of one v3 request id (the path is configurable, see README)."""
         url = self.settings.request_status_url(quote(str(request_id), safe=""))
-        response = self._get(url, not_found_ok=True)
-        if response.status_code == 404:
-            error = self._api_error(response, "GET")
-            error.errors.append(
-                DripErrorDetail(
-                    code="not_found",
-                    message=(
-                        f"request id {request_id!r} is unknown to Drip, or the request status "
-                        f"endpoint is not available at {urlsplit(url).path}. Drip has not "
-                        "published that endpoint's path: set it with the connection extra "
-                        "'request_status_path' (placeholders {account_id} and {request_id})"
-                    ),
-                )
-            )
-            raise DripAPIError(
-                404, error.errors, method="GET", path=error.path, body_text=error.body_text
-            )
-        body = self._json(response, "GET")
-        try:
-            return RequestStatus.from_json(str(request_id), body)
-        except ValueError as err:
-            raise DripAPIError(
-                response.status_code,
-                [DripErrorDetail(code="unexpected_body", message=str(err))],
-                method="GET",
-                path=urlsplit(url).path,
-            ) from None
+        return exchange.request_status(self._get(url, not_found_ok=True), str(request_id))
 
     def list_accounts(self) -> list[dict[str, Any]]:
         """Accounts the token can access (``GET /v2/accounts``)."""
-        body = self._json(self._get(self.settings.url(ACCOUNTS_PATH)), "GET")
+        body = exchange.json_body(self._get(self.settings.url(ACCOUNTS_PATH)))
         accounts = body.get("accounts") if isinstance(body, dict) else None
         if not isinstance(accounts, list):
             raise DripAPIError(
@@ -385,10 +372,10 @@ class DripHook(BaseHook):
         path = SUBSCRIBER_PATH.format(
             account_id=self.account_id, id_or_email=quote(str(id_or_email), safe="")
         )
-        response = self._get(self.settings.url(path), not_found_ok=True)
-        if response.status_code == 404:
+        answer = self._get(self.settings.url(path), not_found_ok=True)
+        if answer.status == 404:
             return None
-        body = self._json(response, "GET")
+        body = exchange.json_body(answer)
         subscribers = body.get("subscribers") if isinstance(body, dict) else None
         if isinstance(subscribers, list) and subscribers:
             return subscribers[0]
@@ -422,8 +409,8 @@ class DripHook(BaseHook):
 
     # ------------------------------------------------------------------ HTTP core
 
-    def _get(self, url: str, *, not_found_ok: bool = False) -> requests.Response:
-        outcome = self._send(
+    def _get(self, url: str, *, not_found_ok: bool = False) -> Answer:
+        answer = self._send(
             "GET",
             url,
             body=None,
@@ -432,51 +419,10 @@ class DripHook(BaseHook):
             record_count=0,
             max_rate_limit_wait=self.get_max_rate_limit_wait,
             allow_redirects=True,
-        )
-        response = outcome.response
-        if 200 <= response.status_code < 300 or (not_found_ok and response.status_code == 404):
-            return response
-        raise self._api_error(response, "GET")
-
-    def _json(self, response: requests.Response, method: str) -> Any:
-        try:
-            return response.json()
-        except ValueError:
-            raise DripAPIError(
-                response.status_code,
-                [DripErrorDetail(code="unexpected_body", message="response body is not JSON")],
-                method=method,
-                path=urlsplit(response.url).path,
-                body_text=response.text[:500],
-            ) from None
-
-    def _api_error(self, response: requests.Response, method: str) -> DripAPIError:
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        errors = parse_error_details(body)
-        if 300 <= response.status_code < 400:
-            location = urlsplit(response.headers.get("Location", ""))
-            target = f"{location.scheme}://{location.netloc}{location.path}".lstrip(":/")
-            errors.append(
-                DripErrorDetail(
-                    code="redirect",
-                    message=(
-                        f"Drip answered with a redirect to {target or 'an unknown location'}; "
-                        "batches are not followed across redirects (the body and credentials "
-                        "would go elsewhere). Set the connection host to the API base URL itself"
-                    ),
-                )
-            )
-        path = urlsplit(response.request.url if response.request else response.url).path
-        return DripAPIError(
-            response.status_code,
-            errors,
-            method=method,
-            path=path,
-            body_text=response.text[:500] if not errors else "",
-        )
+        ).answer
+        if 200 <= answer.status < 300 or (not_found_ok and answer.status == 404):
+            return answer
+        raise exchange.api_error(answer)
 
     def _drop_idle_connections(self) -> None:
         if self._last_used is None or self._session is None:
@@ -499,126 +445,111 @@ class DripHook(BaseHook):
         max_rate_limit_wait: float,
         allow_redirects: bool,
     ) -> _Outcome:
-        """Send until Drip gives a final answer; returns any non-retryable response."""
+        """Send until Drip gives a final answer, by the shared retry policy."""
         settings = self.settings
-        session = self.session
         path = urlsplit(url).path
-        headers = {"Content-Type": "application/json"} if body is not None else None
+        where = f"{method} {path}"
+        budget = RateLimitBudget(
+            max_total_wait=max_rate_limit_wait,
+            default_wait=settings.rate_limit_wait_seconds,
+            floor=self.get_rate_limit_floor_s if body is None else self.batch_rate_limit_floor_s,
+            max_consecutive=self.max_rate_limit_retries,
+        )
         attempts = 0
-        retries = 0
-        rate_limited = 0
-        waited = 0.0
-        while True:
+
+        def attempt() -> Answer:
+            nonlocal attempts
             self._drop_idle_connections()
             attempts += 1
             sent_at = self._clock()
             try:
-                response = session.request(
-                    method,
-                    url,
-                    data=body,
-                    headers=headers,
-                    timeout=(settings.connect_timeout, settings.read_timeout),
-                    allow_redirects=allow_redirects,
-                )
-            except requests.RequestException as err:
+                answer = self._exchange(method, url, body, allow_redirects, sent_at)
+            except (requests.RequestException, u3.HTTPError, DeadlineExceeded) as err:
                 self._last_used = self._clock()
-                kind = classify_exception(err)
                 cause = describe_exception(err)
-                self.log.debug(
-                    "%s %s failed after %.2fs: %s", method, path, self._last_used - sent_at, cause
-                )
-                if kind is FailureKind.FATAL:
-                    raise DripError(f"Cannot send {method} {path} to Drip: {cause}") from err
-                if kind is FailureKind.MAYBE_SENT and not idempotent:
-                    raise DripAmbiguousOutcomeError(resource_name, record_count, cause) from err
-                retries = self._retry_or_raise(method, path, attempts, retries, cause, None)
-                continue
+                self.log.debug("%s failed after %.2fs: %s", where, self._last_used - sent_at, cause)
+                raise exchange.judge_failure(
+                    classify_exception(err),
+                    cause,
+                    where=where,
+                    idempotent=idempotent,
+                    resource=resource_name,
+                    count=record_count,
+                ) from err
             self._last_used = self._clock()
-            status = response.status_code
             self.log.debug(
-                "%s %s -> HTTP %s in %.2fs (attempt %d)",
-                method,
-                path,
-                status,
+                "%s -> HTTP %s in %.2fs (attempt %d)",
+                where,
+                answer.status,
                 self._last_used - sent_at,
                 attempts,
             )
-            if status == 429:
-                now = datetime.now(timezone.utc)
-                wait, retry_at, source = rate_limit_wait(
-                    response.headers, now, settings.rate_limit_wait_seconds
-                )
-                rate_limited += 1
-                if (
-                    waited + wait > max_rate_limit_wait
-                    or rate_limited > self.max_rate_limit_retries
-                ):
-                    raise DripRateLimitError(
-                        retry_at,
-                        message=self._drip_message(response),
-                        limit=parse_int_header(response.headers, "X-RateLimit-Limit"),
-                    )
-                self.log.info(
-                    "Drip rate limited %s %s (HTTP 429), waiting %.1fs (from %s)",
-                    method,
-                    path,
-                    wait,
-                    source,
-                )
-                self._sleep(wait)
-                waited += wait
-                attempts -= 1  # a 429 is not an attempt: Drip did not consider the batch
-                continue
-            if status in RETRYABLE_STATUSES:
-                cause = f"HTTP {status}"
-                if status in GATEWAY_TIMEOUT_STATUSES and not idempotent:
-                    raise DripAmbiguousOutcomeError(
-                        resource_name, record_count, f"{cause} from a gateway"
-                    )
-                hint = parse_retry_after(
-                    response.headers.get("Retry-After"), datetime.now(timezone.utc)
-                )
-                retries = self._retry_or_raise(method, path, attempts, retries, cause, hint)
-                continue
-            return _Outcome(response, attempts, waited)
-
-    def _retry_or_raise(
-        self,
-        method: str,
-        path: str,
-        attempts: int,
-        retries: int,
-        cause: str,
-        retry_after: float | None,
-    ) -> int:
-        """Sleep before the next retry, or raise DripServerError when none are left."""
-        if retries >= self.max_retries:
-            raise DripServerError(
-                f"Drip {method} {path} failed after {attempts} attempt(s) "
-                f"({self.max_retries} retries allowed); last error: {cause}. The failures were "
-                "safe to retry, so running the task again will not duplicate data."
+            if answer.status == 429:
+                attempts -= 1  # a 429 is not an attempt: Drip did not consider the request
+            return exchange.judge_answer(
+                answer,
+                idempotent=idempotent,
+                resource=resource_name,
+                count=record_count,
+                budget=budget,
             )
-        delay = backoff_delay(retries, self.backoff_base, self.backoff_max, self._random)
-        if retry_after is not None:
-            delay = max(delay, min(retry_after, self.backoff_max))
-        self.log.warning(
-            "Drip %s %s failed (%s); retry %d of %d in %.1fs",
-            method,
-            path,
-            cause,
-            retries + 1,
-            self.max_retries,
-            delay,
-        )
-        self._sleep(delay)
-        return retries + 1
 
-    @staticmethod
-    def _drip_message(response: requests.Response) -> str:
         try:
-            body = response.json()
-        except ValueError:
-            return response.text[:200]
-        details = parse_error_details(body)
-        return "; ".join(str(d) for d in details)[:300]
+            answer = self.retry_policy.call(
+                attempt, log=self.log, sleep=self._sleep, rand=self._random
+            )
+        except TransientFailure as err:
+            raise exchange.retries_exhausted(where, attempts, self.max_retries, err.cause) from None
+        return _Outcome(answer, attempts, budget.waited)
+
+    def _exchange(
+        self, method: str, url: str, body: bytes | None, allow_redirects: bool, sent_at: float
+    ) -> Answer:
+        """One HTTP exchange, the body read in full within the attempt's overall deadline."""
+        settings = self.settings
+        response = self.session.request(
+            method,
+            url,
+            data=body,
+            headers={"Content-Type": "application/json"} if body is not None else None,
+            timeout=(settings.connect_timeout, settings.read_timeout),
+            allow_redirects=allow_redirects,
+            stream=True,
+        )
+        try:
+            content = _read_within(response, sent_at + settings.attempt_deadline, self._clock)
+        except BaseException:
+            response.close()
+            raise
+        text = content.decode(response.encoding or "utf-8", errors="replace")
+        return Answer(
+            status=response.status_code,
+            headers=response.headers,
+            text=settings.scrub(text),
+            method=method,
+            path=urlsplit(response.url).path,
+            scrub=settings.scrub,
+        )
+
+
+def _read_within(response: requests.Response, deadline: float, clock: Callable[[], float]) -> bytes:
+    """Read a streamed body to the end, a socket read at a time, failing past ``deadline``.
+
+    The read timeout bounds each wait for a byte, not the whole answer: a server trickling one
+    byte at a time would otherwise hold the request (and the worker) indefinitely. Reading the
+    body to its end hands the connection back to the pool for reuse.
+    """
+    raw = response.raw
+    parts: list[bytes] = []
+    while True:
+        chunk = raw.read1(65536, decode_content=True)
+        if not chunk:
+            break
+        parts.append(chunk)
+        if clock() > deadline and raw.length_remaining != 0:
+            raise DeadlineExceeded(
+                "no complete answer within the attempt's deadline (connect + read timeout and a "
+                "margin); the request was sent"
+            )
+    raw.release_conn()
+    return b"".join(parts)

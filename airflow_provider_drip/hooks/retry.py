@@ -1,18 +1,26 @@
-"""Pure helpers for the hook's retry decisions: backoff, rate-limit waits, failure classes.
+"""The one retry policy of both hooks, built on tenacity: what is resent, how long to wait.
 
-Kept free of I/O so each rule can be unit-tested on its own; the hook only wires them together.
+An attempt (one HTTP exchange, done by the sync or the async hook) ends in one of three ways the
+policy cares about: it raises :class:`TransientFailure` (safe to send again: a 5xx, or a failure
+known not to have reached Drip, or any failure of an idempotent request), :class:`RateLimitWait`
+(a 429 whose wait the :class:`~.rate_limit.RateLimitBudget` allowed), or anything else, which
+ends the request. Transient failures are retried ``max_retries`` times with exponential backoff
+and full jitter; 429 waits do not count as retries.
 """
 
 from __future__ import annotations
 
-import enum
+import asyncio
 import random
-from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta, timezone
-from email.utils import parsedate_to_datetime
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, TypeVar
 
-import requests
-from urllib3 import exceptions as u3
+from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception
+from tenacity.stop import stop_base
+from tenacity.wait import wait_base
 
 RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
 """The server answered, but with a transient failure: safe to send again."""
@@ -21,8 +29,20 @@ GATEWAY_TIMEOUT_STATUSES = frozenset({504})
 """A proxy passed the request on and got no answer in time: the origin may have processed it.
 For resources that are not idempotent this is as ambiguous as a dropped connection."""
 
-_EPOCH_MS_THRESHOLD = 1e12
-_EPOCH_S_THRESHOLD = 1e9
+T = TypeVar("T")
+
+
+def seconds(value: float | timedelta, name: str) -> float:
+    """A duration parameter as seconds: a ``timedelta`` or a number, as Airflow's own take."""
+    if isinstance(value, timedelta):
+        result = value.total_seconds()
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        result = float(value)
+    else:
+        raise TypeError(f"{name} must be a timedelta or a number of seconds, got {value!r}")
+    if not result >= 0:
+        raise ValueError(f"{name} must be >= 0, got {value!r}")
+    return result
 
 
 def backoff_delay(
@@ -42,182 +62,145 @@ def backoff_delay(
     return ceiling * rand()
 
 
-def _utc(dt: datetime) -> datetime:
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+class TransientFailure(Exception):
+    """An attempt failed in a way that is safe to retry. ``retry_after`` is a server hint."""
+
+    def __init__(self, cause: str, where: str, retry_after: float | None = None) -> None:
+        super().__init__(cause)
+        self.cause = cause
+        self.where = where
+        self.retry_after = retry_after
 
 
-def parse_http_date(value: str | None) -> datetime | None:
-    """An RFC 7231 HTTP-date (as in ``Date`` and ``Retry-After``) as an aware UTC datetime."""
-    if not value:
-        return None
-    try:
-        return _utc(parsedate_to_datetime(value.strip()))
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
+class RateLimitWait(Exception):
+    """A 429 to wait out in-process for ``wait`` seconds (already floored, capped, budgeted)."""
+
+    def __init__(self, wait: float, source: str, where: str) -> None:
+        super().__init__(f"rate limited for {wait:.1f}s (from {source})")
+        self.wait = wait
+        self.source = source
+        self.where = where
 
 
-def parse_retry_after(
-    value: str | None, now: datetime, server_date: datetime | None = None
-) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP-date.
+@dataclass
+class _Run:
+    """Per-request counters the tenacity callbacks share (429 waits are not retries)."""
 
-    For an HTTP-date the wait is measured against the server's own ``Date`` header when given,
-    so a skewed local clock does not shorten or stretch it. Never negative; None if unparsable.
+    retries: int = 0
+    failures: int = field(default=0)
+
+    def after(self, state: RetryCallState) -> None:
+        if isinstance(_exception(state), TransientFailure):
+            self.failures += 1
+
+
+def _exception(state: RetryCallState) -> BaseException | None:
+    return state.outcome.exception() if state.outcome is not None else None
+
+
+class _StopAfterRetries(stop_base):
+    def __init__(self, run: _Run, max_retries: int) -> None:
+        self.run = run
+        self.max_retries = max_retries
+
+    def __call__(self, state: RetryCallState) -> bool:
+        return isinstance(_exception(state), TransientFailure) and (
+            self.run.failures > self.max_retries
+        )
+
+
+class _PolicyWait(wait_base):
+    def __init__(self, policy: RetryPolicy, run: _Run, rand: Callable[[], float]) -> None:
+        self.policy = policy
+        self.run = run
+        self.rand = rand
+
+    def __call__(self, state: RetryCallState) -> float:
+        exc = _exception(state)
+        if isinstance(exc, RateLimitWait):
+            return exc.wait
+        if isinstance(exc, TransientFailure):
+            return self.policy.backoff(self.run.failures - 1, exc.retry_after, self.rand)
+        return 0.0
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How both hooks retry: ``max_retries`` resends of transient failures, jittered backoff.
+
+    ``backoff_base`` is the first backoff ceiling (doubling per retry) and ``backoff_max`` caps
+    one sleep; a server's ``Retry-After`` on a 5xx stretches the sleep up to ``backoff_max``.
     """
-    if value is None:
-        return None
-    text = value.strip()
-    if not text:
-        return None
-    try:
-        return max(0.0, float(text))
-    except ValueError:
-        pass
-    when = parse_http_date(text)
-    if when is None:
-        return None
-    reference = server_date or _utc(now)
-    return max(0.0, (when - reference).total_seconds())
 
+    max_retries: int = 5
+    backoff_base: float = 1.0
+    backoff_max: float = 60.0
 
-def parse_rate_limit_reset(value: str | None, now: datetime) -> datetime | None:
-    """``X-RateLimit-Reset`` as an aware UTC datetime.
+    def __post_init__(self) -> None:
+        if self.max_retries < 0:
+            raise ValueError("max_retries must be >= 0")
 
-    APIs disagree on its unit: large numbers are epoch seconds (or milliseconds), small ones are
-    seconds from now. An HTTP-date is accepted too.
-    """
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        number = float(text)
-    except ValueError:
-        return parse_http_date(text)
-    if number < 0:
-        return None
-    if number >= _EPOCH_MS_THRESHOLD:
-        number /= 1000.0
-    if number >= _EPOCH_S_THRESHOLD:
-        try:
-            return datetime.fromtimestamp(number, tz=timezone.utc)
-        except (OverflowError, OSError, ValueError):
-            return None
-    return _utc(now) + timedelta(seconds=number)
+    def backoff(
+        self, retry_index: int, retry_after: float | None, rand: Callable[[], float]
+    ) -> float:
+        delay = backoff_delay(retry_index, self.backoff_base, self.backoff_max, rand)
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, self.backoff_max))
+        return delay
 
+    def _options(self, rand: Callable[[], float], log: Any) -> dict[str, Any]:
+        run = _Run()
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    value = headers.get(name)
-    if value is not None:
-        return value
-    lower = name.lower()
-    for key, val in headers.items():
-        if key.lower() == lower:
-            return val
-    return None
+        def before_sleep(state: RetryCallState) -> None:
+            exc = _exception(state)
+            delay = state.upcoming_sleep
+            if isinstance(exc, RateLimitWait):
+                log.info(
+                    "Drip rate limited %s (HTTP 429), waiting %.1fs (from %s)",
+                    exc.where,
+                    delay,
+                    exc.source,
+                )
+            elif isinstance(exc, TransientFailure):
+                log.warning(
+                    "Drip %s failed (%s); retry %d of %d in %.1fs",
+                    exc.where,
+                    exc.cause,
+                    run.failures,
+                    self.max_retries,
+                    delay,
+                )
 
+        return {
+            "retry": retry_if_exception(lambda e: isinstance(e, (TransientFailure, RateLimitWait))),
+            "stop": _StopAfterRetries(run, self.max_retries),
+            "wait": _PolicyWait(self, run, rand),
+            "after": run.after,
+            "before_sleep": before_sleep,
+            "reraise": True,
+        }
 
-def parse_int_header(headers: Mapping[str, str], name: str) -> int | None:
-    value = _header(headers, name)
-    if value is None:
-        return None
-    try:
-        return int(float(value.strip()))
-    except ValueError:
-        return None
+    def call(
+        self,
+        attempt: Callable[[], T],
+        *,
+        log: Any,
+        sleep: Callable[[float], None] = time.sleep,
+        rand: Callable[[], float] = random.random,
+    ) -> T:
+        """Run ``attempt`` until it returns or raises something not retryable.
 
+        When the retries are used up the last :class:`TransientFailure` is raised.
+        """
+        return Retrying(sleep=sleep, **self._options(rand, log))(attempt)
 
-def rate_limit_wait(
-    headers: Mapping[str, str], now: datetime, default_wait: float
-) -> tuple[float, datetime, str]:
-    """How long to wait after a 429: ``(seconds, retry_at, source)``.
-
-    Takes the later of ``Retry-After`` and ``X-RateLimit-Reset`` when both are present (waiting a
-    little longer costs time; waiting too little costs another request); falls back to
-    ``default_wait`` (the connection's ``rate_limit_wait_seconds``) when neither is usable.
-    """
-    now = _utc(now)
-    server_date = parse_http_date(_header(headers, "Date"))
-    candidates: list[tuple[float, str]] = []
-    retry_after = parse_retry_after(_header(headers, "Retry-After"), now, server_date)
-    if retry_after is not None:
-        candidates.append((retry_after, "Retry-After"))
-    reset_at = parse_rate_limit_reset(_header(headers, "X-RateLimit-Reset"), now)
-    if reset_at is not None:
-        candidates.append((max(0.0, (reset_at - now).total_seconds()), "X-RateLimit-Reset"))
-    if candidates:
-        wait, source = max(candidates)
-    else:
-        wait, source = max(0.0, float(default_wait)), "default"
-    return wait, now + timedelta(seconds=wait), source
-
-
-class FailureKind(enum.Enum):
-    """What a transport failure tells us about whether Drip received the request."""
-
-    NOT_SENT = "not_sent"
-    """The connection was never established: nothing reached Drip, a resend is always safe."""
-    MAYBE_SENT = "maybe_sent"
-    """The request (or part of it) went out and no answer came back: outcome unknown."""
-    FATAL = "fatal"
-    """A local problem (bad URL, invalid header) that retrying cannot fix."""
-
-
-def _root_reason(err: BaseException) -> BaseException | None:
-    """The urllib3 reason inside a requests exception (MaxRetryError.reason or the arg itself)."""
-    inner = err.args[0] if err.args else None
-    if isinstance(inner, u3.MaxRetryError):
-        return inner.reason
-    if isinstance(inner, BaseException):
-        return inner
-    return None
-
-
-def classify_exception(err: BaseException) -> FailureKind:
-    """Sort a ``requests`` failure into never sent / sent with unknown outcome / fatal.
-
-    Conservative: anything not positively known to have failed before sending counts as
-    MAYBE_SENT, because for events and shopper activity a wrong "never sent" means duplicates.
-    """
-    if isinstance(err, requests.exceptions.ConnectTimeout):
-        return FailureKind.NOT_SENT
-    if isinstance(err, requests.exceptions.ReadTimeout):
-        return FailureKind.MAYBE_SENT
-    if isinstance(err, requests.exceptions.SSLError):
-        return FailureKind.NOT_SENT  # the TLS handshake precedes any request byte
-    if isinstance(err, requests.exceptions.ConnectionError):
-        reason = _root_reason(err)
-        if isinstance(reason, u3.ProxyError):
-            reason = getattr(reason, "original_error", None) or reason
-        # urllib3 2: NameResolutionError and NewConnectionError subclass ConnectTimeoutError.
-        if isinstance(reason, (u3.NewConnectionError, u3.ConnectTimeoutError, u3.SSLError)):
-            return FailureKind.NOT_SENT
-        if isinstance(reason, (ConnectionRefusedError,)):
-            return FailureKind.NOT_SENT
-        return FailureKind.MAYBE_SENT
-    if isinstance(
-        err, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)
-    ):
-        return FailureKind.MAYBE_SENT
-    if isinstance(
-        err,
-        (
-            requests.exceptions.InvalidURL,
-            requests.exceptions.InvalidSchema,
-            requests.exceptions.MissingSchema,
-            requests.exceptions.InvalidHeader,
-            requests.exceptions.URLRequired,
-            requests.exceptions.TooManyRedirects,
-        ),
-    ):
-        return FailureKind.FATAL
-    return FailureKind.MAYBE_SENT
-
-
-def describe_exception(err: BaseException) -> str:
-    """A short, token-free description of a transport failure for messages and logs.
-
-    URLs and headers are never part of urllib3's reasons; the token travels only in a header.
-    """
-    reason = _root_reason(err)
-    text = str(reason) if reason is not None else str(err)
-    return f"{type(err).__name__}: {text}"[:300]
+    async def acall(
+        self,
+        attempt: Callable[[], Awaitable[T]],
+        *,
+        log: Any,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rand: Callable[[], float] = random.random,
+    ) -> T:
+        """The same policy for a coroutine, sleeping with ``asyncio.sleep``."""
+        return await AsyncRetrying(sleep=sleep, **self._options(rand, log))(attempt)

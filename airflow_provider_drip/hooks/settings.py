@@ -9,8 +9,9 @@ import base64
 import ipaddress
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from airflow_provider_drip.exceptions import DripConfigError
 from airflow_provider_drip.resources import DEFAULT_REQUEST_STATUS_PATH
@@ -20,6 +21,10 @@ DEFAULT_BASE_URL = "https://api.getdrip.com"
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_READ_TIMEOUT = 60.0
 DEFAULT_RATE_LIMIT_WAIT_SECONDS = 3600.0
+DEADLINE_MARGIN_FACTOR = 1.0
+"""An attempt's overall deadline is connect + read timeout + this many read timeouts: the read
+timeout bounds each wait for a byte, so a server trickling a byte at a time could otherwise hold
+a request (and a worker) for ever; a real answer arrives well within one extra read timeout."""
 AUTH_TYPES = ("basic", "bearer")
 
 
@@ -43,6 +48,17 @@ def normalise_base_url(host: str | None, conn_id: str) -> str:
     if "://" not in raw:
         raw = f"https://{raw}"
     parts = urlsplit(raw)
+    if "@" in parts.netloc:
+        raise DripConfigError(
+            f"Connection {conn_id!r}: host {host!r} carries user info (user@host): the request "
+            f"would go to {parts.hostname!r}, with the API token. Put the account id in the "
+            "login and the token in the password, and only the base URL in the host"
+        )
+    if parts.query or parts.fragment or "?" in raw or "#" in raw:
+        raise DripConfigError(
+            f"Connection {conn_id!r}: host {host!r} has a query or fragment; the host must be "
+            "a base URL only (e.g. https://api.getdrip.com)"
+        )
     try:
         parts.port  # noqa: B018 - raises ValueError for a non-numeric or out-of-range port
     except ValueError:
@@ -108,6 +124,7 @@ class DripConnectionSettings:
     read_timeout: float = DEFAULT_READ_TIMEOUT
     request_status_path: str = DEFAULT_REQUEST_STATUS_PATH
     rate_limit_wait_seconds: float = DEFAULT_RATE_LIMIT_WAIT_SECONDS
+    gzip_requests: bool = False
 
     @classmethod
     def from_fields(
@@ -169,13 +186,42 @@ class DripConnectionSettings:
     @classmethod
     def from_connection(cls, conn: Any) -> DripConnectionSettings:
         """Build settings from an Airflow ``Connection`` object."""
-        host = conn.host
-        if host and getattr(conn, "port", None) and "://" not in host:
-            host = f"{host}:{conn.port}"
+        host = (conn.host or "").strip()
+        port = getattr(conn, "port", None)
+        if host and port:
+            host = _with_port(host, int(port), conn.conn_id)
         schema = getattr(conn, "schema", None)
         if host and schema in ("http", "https") and "://" not in host:
             host = f"{schema}://{host}"
         return cls.from_fields(conn.conn_id, conn.login, conn.password, host, conn.extra)
+
+    @property
+    def attempt_deadline(self) -> float:
+        """Seconds one HTTP attempt may take in total, however the server trickles its answer."""
+        return self.connect_timeout + self.read_timeout * (1 + DEADLINE_MARGIN_FACTOR)
+
+    @cached_property
+    def _secret_forms(self) -> tuple[str, ...]:
+        """Every form in which a server could echo the token, longest first."""
+        token = self.token
+        forms = {token, quote(token, safe=""), self.authorization}
+        for raw in (f"{token}:", token):
+            encoded = base64.b64encode(raw.encode()).decode()
+            forms.update({encoded, encoded.rstrip("=")})
+        forms.add(self.authorization.split(" ", 1)[1])
+        return tuple(sorted((f for f in forms if f), key=len, reverse=True))
+
+    def scrub(self, text: str) -> str:
+        """``text`` with the token and every encoding of it replaced by ``***``.
+
+        The one place server-supplied text (error bodies, messages, Location headers) is cleaned
+        before it can reach an exception, ``DripAPIError.body_text`` or a log line: a server (or
+        a proxy) may echo the Authorization header it received.
+        """
+        for form in self._secret_forms:
+            if form in text:
+                text = text.replace(form, "***")
+        return text
 
     @property
     def authorization(self) -> str:
@@ -203,3 +249,22 @@ class DripConnectionSettings:
     @property
     def api_host(self) -> str:
         return urlsplit(self.base_url).hostname or ""
+
+
+def _with_port(host: str, port: int, conn_id: str) -> str:
+    """Add the connection's ``port`` field to ``host`` (with or without a scheme)."""
+    if "://" not in host:
+        return f"{host}:{port}"
+    parts = urlsplit(host)
+    try:
+        existing = parts.port
+    except ValueError:
+        return host  # normalise_base_url names the bad port
+    if existing is None:
+        return parts._replace(netloc=f"{parts.netloc}:{port}").geturl()
+    if existing != port:
+        raise DripConfigError(
+            f"Connection {conn_id!r}: host {host!r} names port {existing} but the port field "
+            f"says {port}; keep one"
+        )
+    return host

@@ -1,33 +1,23 @@
 """DripRequestStatusTrigger: wait for Drip request ids on the triggerer, without a worker slot.
 
-Runs on the triggerer's event loop, so everything here is async: httpx for HTTP, asyncio.sleep for
-waits, ``BaseHook.aget_connection`` for the connection (the token is read inside the triggerer,
-never serialised into the trigger's kwargs). Which ids to check, when a round stops early, the
-summary and the failure text all come from :mod:`.status_poll`, shared with
-the sensor's poke path.
+Runs on the triggerer's event loop: all HTTP goes through :class:`DripAsyncHook` (which reads the
+connection with ``BaseHook.aget_connection``, so the token is never serialised into the
+trigger's kwargs). Which ids to check, when a round stops early, the summary and the failure
+text all come from :mod:`.status_poll`, shared with the sensor's poke path.
 """
 
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import quote, urlsplit
 
-import httpx
-from airflow.sdk import BaseHook
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_drip.exceptions import (
-    DripAPIError,
-    DripError,
-    DripErrorDetail,
-    DripServerError,
-)
-from airflow_provider_drip.hooks.responses import RequestStatus, parse_error_details
-from airflow_provider_drip.hooks.retry import RETRYABLE_STATUSES, backoff_delay, rate_limit_wait
+from airflow_provider_drip.exceptions import DripAPIError, DripError, DripRateLimitError
+from airflow_provider_drip.hooks.drip_async import DripAsyncHook
+from airflow_provider_drip.hooks.responses import RequestStatus
 from airflow_provider_drip.hooks.settings import DripConnectionSettings
 from airflow_provider_drip.triggers.status_poll import (
     PollRound,
@@ -35,15 +25,6 @@ from airflow_provider_drip.triggers.status_poll import (
     progress_line,
     terminal_error_message,
 )
-
-
-class _RateLimited(Exception):
-    """A 429 on a status check: stop the round and wait ``wait`` seconds."""
-
-    def __init__(self, wait: float, source: str) -> None:
-        super().__init__(f"rate limited for {wait:.1f}s (from {source})")
-        self.wait = wait
-        self.source = source
 
 
 class DripRequestStatusTrigger(BaseTrigger):
@@ -107,28 +88,27 @@ class DripRequestStatusTrigger(BaseTrigger):
             },
         )
 
+    def hook(self) -> DripAsyncHook:
+        return DripAsyncHook(
+            self.drip_conn_id,
+            max_retries=self.max_retries,
+            backoff_base=self.backoff_base,
+            backoff_max=self.backoff_max,
+            max_concurrency=self.max_concurrency,
+        )
+
     async def run(self) -> AsyncIterator[TriggerEvent]:
         tracker = StatusTracker(list(self.request_ids), already_completed=self.already_completed)
+        hook = self.hook()
         try:
-            settings = await self._settings()
+            settings = await hook.aget_settings()
         except Exception as err:  # bad or missing connection: nothing to poll with
             yield self._error_event(tracker, f"Cannot read connection {self.drip_conn_id!r}: {err}")
             return
-        timeout = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout)
-        limits = httpx.Limits(max_connections=self.max_concurrency)
-        # Building the client loads the CA bundle into an SSL context (50-100 ms of blocking
-        # work): do it off the event loop, which every trigger in the triggerer shares.
-        client = await asyncio.to_thread(
-            httpx.AsyncClient,
-            headers=settings.headers(),
-            timeout=timeout,
-            limits=limits,
-            follow_redirects=False,
-        )
-        async with client:
+        async with hook:
             while True:
                 try:
-                    wait = await self._round(client, settings, tracker)
+                    wait = await self._round(hook, tracker)
                 except DripAPIError as err:
                     yield self._error_event(tracker, str(err), retryable=err.status >= 500)
                     return
@@ -144,65 +124,24 @@ class DripRequestStatusTrigger(BaseTrigger):
                     self.log.info("Drip rate limited status checks; waiting %.1fs", wait)
                 await asyncio.sleep(max(self.poll_interval, wait or 0.0))
 
-    async def _settings(self) -> DripConnectionSettings:
-        conn = await BaseHook.aget_connection(self.drip_conn_id)
-        return DripConnectionSettings.from_connection(conn)
-
-    async def _round(
-        self, client: httpx.AsyncClient, settings: DripConnectionSettings, tracker: StatusTracker
-    ) -> float | None:
+    async def _round(self, hook: DripAsyncHook, tracker: StatusTracker) -> float | None:
         """Check pending ids chunk by chunk; a 429 ends the round and returns its wait."""
         semaphore = asyncio.Semaphore(self.max_concurrency)
 
-        async def bounded(request_id: str) -> RequestStatus:
+        async def check(request_id: str) -> RequestStatus:
             async with semaphore:
-                return await self._fetch(client, settings, request_id)
+                return await hook.get_request_status(request_id, max_rate_limit_wait=0)
 
         rnd = PollRound(tracker.pending_ids(), self.max_concurrency, self.probe_window)
         while chunk := rnd.next_chunk():
-            results = await asyncio.gather(*(bounded(i) for i in chunk), return_exceptions=True)
+            results = await asyncio.gather(*(check(i) for i in chunk), return_exceptions=True)
             error = tracker.record_results(chunk, results)
             rnd.observe_results(results)
-            if isinstance(error, _RateLimited):
-                return error.wait
+            if isinstance(error, DripRateLimitError):
+                return max(0.0, (error.retry_at - datetime.now(timezone.utc)).total_seconds())
             if error is not None:
                 raise error
         return None
-
-    async def _fetch(
-        self, client: httpx.AsyncClient, settings: DripConnectionSettings, request_id: str
-    ) -> RequestStatus:
-        """One status check, retrying 5xx and transport errors with backoff (GETs are safe)."""
-        url = settings.request_status_url(quote(request_id, safe=""))
-        path = urlsplit(url).path
-        retries = 0
-        while True:
-            try:
-                response = await client.get(url)
-            except httpx.TransportError as err:
-                cause = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
-            else:
-                status = response.status_code
-                if 200 <= status < 300:
-                    return _parse_status(request_id, response, path)
-                if status == 429:
-                    wait, _, source = rate_limit_wait(
-                        response.headers,
-                        datetime.now(timezone.utc),
-                        settings.rate_limit_wait_seconds,
-                    )
-                    raise _RateLimited(wait, source)
-                if status not in RETRYABLE_STATUSES:
-                    raise _api_error(response, path)
-                cause = f"HTTP {status}"
-            if retries >= self.max_retries:
-                raise DripServerError(
-                    f"Drip GET {path} failed after {retries + 1} attempt(s); last error: {cause}"
-                )
-            delay = backoff_delay(retries, self.backoff_base, self.backoff_max, random.random)
-            self.log.warning("Drip GET %s failed (%s); retrying in %.1fs", path, cause, delay)
-            await asyncio.sleep(delay)
-            retries += 1
 
     def _final_event(
         self, tracker: StatusTracker, settings: DripConnectionSettings
@@ -234,30 +173,3 @@ class DripRequestStatusTrigger(BaseTrigger):
                 "retryable": retryable,
             }
         )
-
-
-def _parse_status(request_id: str, response: httpx.Response, path: str) -> RequestStatus:
-    try:
-        return RequestStatus.from_json(request_id, response.json())
-    except ValueError as err:
-        raise DripAPIError(
-            response.status_code,
-            [DripErrorDetail(code="unexpected_body", message=str(err))],
-            method="GET",
-            path=path,
-        ) from None
-
-
-def _api_error(response: httpx.Response, path: str) -> DripAPIError:
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    errors = parse_error_details(body)
-    return DripAPIError(
-        response.status_code,
-        errors,
-        method="GET",
-        path=path,
-        body_text="" if errors else response.text[:500],
-    )

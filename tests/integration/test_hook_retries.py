@@ -1,7 +1,8 @@
 """DripHook's retry rules over real HTTP: what is resent, what is waited out, what is refused.
 
-Backoff sleeps are shortened through ``backoff_base``; rate-limit waits are real
-(``Retry-After: 1``).
+Backoff sleeps are shortened through ``backoff_base``. Rate-limit waits on batch endpoints are
+floored at 5 s: tests that wait for real lower ``batch_rate_limit_floor_s`` to 1 s, the others
+record the sleeps through ``hook._sleep``.
 """
 
 from __future__ import annotations
@@ -154,8 +155,10 @@ def test_429_retry_after_seconds_is_waited_out(server, make_hook, capsys):
         Reply(429, RATE_LIMITED, {"Retry-After": "1", "X-RateLimit-Limit": "50"}),
         Reply(201, {}, {"X-RateLimit-Remaining": "12"}),
     )
+    hook = make_hook()
+    hook.batch_rate_limit_floor_s = 1.0  # wait the server's 1 s for real, not the 5 s floor
     started = time.monotonic()
-    result = make_hook().post_batch("events", REC, max_rate_limit_wait=5)
+    result = hook.post_batch("events", REC, max_rate_limit_wait=5)
     elapsed = time.monotonic() - started
     assert 0.95 <= elapsed < 5
     assert server.requests[1].received_at - server.requests[0].received_at >= 0.95
@@ -177,16 +180,20 @@ def test_429_retry_after_http_date(server, make_hook):
         )
 
     server.script(rate_limited(), Reply(201, {}))
+    hook = make_hook()
+    hook.batch_rate_limit_floor_s = 1.0
     started = time.monotonic()
-    result = make_hook().post_batch("events", REC, max_rate_limit_wait=5)
+    result = hook.post_batch("events", REC, max_rate_limit_wait=5)
     assert result.rate_limit_waited_s == 1.0
     assert time.monotonic() - started >= 0.95
 
 
 def test_429_x_ratelimit_reset_delta(server, make_hook):
     server.script(Reply(429, RATE_LIMITED, {"X-RateLimit-Reset": "1"}), Reply(201, {}))
+    hook = make_hook()
+    hook.batch_rate_limit_floor_s = 1.0
     started = time.monotonic()
-    result = make_hook().post_batch("subscribers", REC, max_rate_limit_wait=5)
+    result = hook.post_batch("subscribers", REC, max_rate_limit_wait=5)
     assert result.rate_limit_waited_s == pytest.approx(1.0, abs=0.05)
     assert time.monotonic() - started >= 0.9
 
@@ -232,28 +239,37 @@ def test_429_without_headers_uses_the_connection_default(server, make_hook):
 def test_429_without_headers_short_default_is_waited(server, make_hook):
     server.script(Reply(429, RATE_LIMITED), Reply(201, {}))
     hook = make_hook(rate_limit_wait_seconds=1)
+    hook.batch_rate_limit_floor_s = 1.0
     result = hook.post_batch("events", REC, max_rate_limit_wait=2)
     assert result.rate_limit_waited_s == 1.0 and len(server.requests) == 2
 
 
 def test_429_waits_are_bounded_in_total(server, make_hook):
-    server.default = Reply(429, RATE_LIMITED, {"Retry-After": "1"})
+    server.default = Reply(429, RATE_LIMITED, {"Retry-After": "6"})
     hook = make_hook()
     slept: list[float] = []
     hook._sleep = slept.append
-    with pytest.raises(DripRateLimitError):
-        hook.post_batch("events", REC, max_rate_limit_wait=3)
-    assert slept == [1.0, 1.0, 1.0]
-    assert len(server.requests) == 4
+    with pytest.raises(DripRateLimitError) as info:
+        hook.post_batch("events", REC, max_rate_limit_wait=15)
+    assert slept == [6.0, 6.0]  # a third 6 s wait would take the total past 15 s
+    assert len(server.requests) == 3
+    err = info.value
+    assert (err.consecutive_429s, err.waited_s) == (3, 12.0)
+    assert "exceed the 15s allowed in-process (12.0s waited already)" in str(err)
 
 
 def test_429_loop_is_bounded_even_with_zero_waits(server, make_hook):
     server.default = Reply(429, RATE_LIMITED, {"Retry-After": "0"})
     hook = make_hook()
     hook.max_rate_limit_retries = 3
-    with pytest.raises(DripRateLimitError):
+    slept: list[float] = []
+    hook._sleep = slept.append
+    with pytest.raises(DripRateLimitError) as info:
         hook.post_batch("events", REC, max_rate_limit_wait=60)
     assert len(server.requests) == 4
+    assert slept == [5.0, 5.0, 5.0]  # Retry-After: 0 is floored, never a hot loop
+    assert info.value.consecutive_429s == 4
+    assert "4 consecutive 429 answers (at most 3)" in str(info.value)
 
 
 def test_429_does_not_use_up_retries(server, make_hook):
@@ -263,9 +279,74 @@ def test_429_does_not_use_up_retries(server, make_hook):
         Reply(429, RATE_LIMITED, {"Retry-After": "0"}),
         Reply(201, {}),
     )
-    result = make_hook(max_retries=1).post_batch("subscribers", REC, max_rate_limit_wait=1)
+    hook = make_hook(max_retries=1)
+    hook._sleep = lambda _: None
+    result = hook.post_batch("subscribers", REC, max_rate_limit_wait=10)
     assert result.status == 201 and result.attempts == 2  # 429s are not attempts
+    assert result.rate_limit_waited_s == 10.0
     assert len(server.requests) == 4
+
+
+def _past() -> str:
+    return format_datetime(datetime.now(timezone.utc) - timedelta(hours=1), usegmt=True)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Retry-After": "0"},
+        {"Retry-After": "-5"},
+        {"Retry-After": "0.001"},
+        {"X-RateLimit-Reset": "0"},
+        {"X-RateLimit-Reset": str(int(time.time()))},  # "now"
+        "past-date",
+    ],
+)
+def test_429_zero_or_past_hints_wait_the_floor_not_zero(server, make_hook, headers):
+    if headers == "past-date":
+        headers = {"Retry-After": _past()}
+    server.script(Reply(429, RATE_LIMITED, headers), Reply(201, {}))
+    hook = make_hook()
+    slept: list[float] = []
+    hook._sleep = slept.append
+    result = hook.post_batch("events", REC, max_rate_limit_wait=60)
+    assert slept == [5.0] and result.rate_limit_waited_s == 5.0
+
+
+def test_get_429_with_zero_retry_after_waits_the_get_floor(server, make_hook):
+    server.script(Reply(429, RATE_LIMITED, {"Retry-After": "0"}), Reply(200, {"accounts": []}))
+    hook = make_hook()
+    slept: list[float] = []
+    hook._sleep = slept.append
+    assert hook.list_accounts() == []
+    assert slept == [1.0]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Retry-After": "inf"},
+        {"Retry-After": "1e20"},
+        {"Retry-After": "Fri, 31 Dec 9999 23:59:59 GMT"},
+        {"X-RateLimit-Reset": "1e20"},
+        {"X-RateLimit-Reset": "inf"},
+    ],
+)
+def test_429_absurd_hints_are_capped_not_overflowing(server, make_hook, headers):
+    server.script(Reply(429, RATE_LIMITED, headers))
+    before = datetime.now(timezone.utc)
+    with pytest.raises(DripRateLimitError) as info:
+        make_hook().post_batch("events", REC, max_rate_limit_wait=60)
+    delta = (info.value.retry_at - before).total_seconds()
+    assert 7199 <= delta <= 7210  # capped at 2 h
+
+
+def test_429_nan_retry_after_falls_back_to_the_connection_default(server, make_hook):
+    server.script(Reply(429, RATE_LIMITED, {"Retry-After": "nan"}))
+    before = datetime.now(timezone.utc)
+    with pytest.raises(DripRateLimitError) as info:
+        make_hook(rate_limit_wait_seconds=120).post_batch("events", REC)
+    assert 119 <= (info.value.retry_at - before).total_seconds() <= 130
 
 
 # ------------------------------------------------------------------ no answer

@@ -10,17 +10,15 @@ import pytest
 import requests
 from urllib3 import exceptions as u3
 
-from airflow_provider_drip.hooks.retry import (
-    FailureKind,
-    backoff_delay,
-    classify_exception,
-    describe_exception,
+from airflow_provider_drip.hooks.failures import FailureKind, classify_exception, describe_exception
+from airflow_provider_drip.hooks.rate_limit import (
     parse_http_date,
     parse_int_header,
     parse_rate_limit_reset,
     parse_retry_after,
     rate_limit_wait,
 )
+from airflow_provider_drip.hooks.retry import backoff_delay
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
 
