@@ -2,7 +2,8 @@
 
 Names come from users (DAG and task ids, templated keys), so each becomes one safe path
 segment: characters outside ``[A-Za-z0-9._-]`` turn into ``_`` and, when anything was changed,
-a short hash of the original is appended so two different names never share a state.
+a short hash of the original is appended so two different names never share a state. Long
+names are cut the same way.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from airflow_provider_drip.state.storage import as_storage_path
 STATE_SUFFIX = ".state"
 CURSOR_SUFFIX = ".cursor"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+_MAX_SEGMENT = 80
+"""Longer names are cut and hashed: file names over 255 bytes fail on most filesystems."""
 
 
 def safe_segment(name: str) -> str:
@@ -27,9 +30,9 @@ def safe_segment(name: str) -> str:
     cleaned = _UNSAFE.sub("_", name)
     if cleaned.strip(".") == "":
         cleaned = cleaned.replace(".", "_")
-    if cleaned != name:
+    if cleaned != name or len(cleaned) > _MAX_SEGMENT:
         digest = hashlib.blake2b(name.encode("utf-8", "surrogatepass"), digest_size=4).hexdigest()
-        cleaned = f"{cleaned[:80]}-{digest}"
+        cleaned = f"{cleaned[:_MAX_SEGMENT]}-{digest}"
     return cleaned
 
 
