@@ -118,7 +118,8 @@ class DripServerError(DripError):
 
 
 class DripAmbiguousOutcomeError(DripError):
-    """A non-idempotent batch was sent but no answer came back (timeout, dropped connection).
+    """A non-idempotent batch was sent but no usable answer came back (timeout, dropped
+    connection, a 504 from a gateway, a 2xx without the documented success body).
 
     Drip may or may not have recorded it; resending could record it twice. The hook never resends
     such a batch on its own: the caller decides by its documented policy.
@@ -130,8 +131,8 @@ class DripAmbiguousOutcomeError(DripError):
         self.cause = cause
         super().__init__(
             f"Outcome unknown for a {resource} batch of {record_count} records: the request was "
-            f"sent but no response arrived ({cause}). It was not resent automatically because "
-            f"{resource} are not idempotent."
+            f"sent but no usable response arrived ({cause}). It was not resent automatically "
+            f"because {resource} are not idempotent."
         )
 
 

@@ -296,16 +296,7 @@ class DripHook(BaseHook):
         answer = outcome.answer
         if not 200 <= answer.status < 300:
             raise exchange.api_error(answer)
-        if answer.status != res.success_status:
-            self.log.warning(
-                "Drip answered HTTP %s to a %s batch (expected %s); treating it as accepted",
-                answer.status,
-                res.name,
-                res.success_status,
-            )
-        request_ids = (
-            exchange.batch_request_ids(answer, self.log) if res.returns_request_ids else []
-        )
+        request_ids = exchange.accepted_request_ids(answer, res, count, self.log)
         now = datetime.now(timezone.utc)
         headers = answer.headers
         return BatchResponse(

@@ -21,6 +21,12 @@ from airflow_provider_drip.exceptions import (
     DripError,
     DripErrorDetail,
     DripServerError,
+    DripUnexpectedResponseError,
+)
+from airflow_provider_drip.hooks.batch_body import (
+    NOT_JSON,
+    UnexpectedSuccessBody,
+    check_success_body,
 )
 from airflow_provider_drip.hooks.failures import FailureKind
 from airflow_provider_drip.hooks.rate_limit import RateLimitBudget, header, parse_retry_after
@@ -31,8 +37,9 @@ from airflow_provider_drip.hooks.retry import (
     RateLimitWait,
     TransientFailure,
 )
+from airflow_provider_drip.resources import BatchResource
 
-_NO_JSON = object()
+_NO_JSON = NOT_JSON
 
 
 @dataclass
@@ -200,14 +207,35 @@ def request_status(answer: Answer, request_id: str) -> RequestStatus:
         ) from None
 
 
-def batch_request_ids(answer: Answer, log: Any) -> list[str]:
-    """The ``request_ids`` of an accepted v3 batch."""
-    body = answer.json()
-    if body is _NO_JSON:
-        log.warning("Drip accepted the batch but its body is not JSON; no request ids")
-        return []
-    ids = body.get("request_ids") if isinstance(body, dict) else None
-    if not isinstance(ids, list):
-        log.warning("Drip accepted the batch but returned no request_ids list")
-        return []
-    return [str(i) for i in ids]
+def accepted_request_ids(
+    answer: Answer, resource: BatchResource, record_count: int, log: Any
+) -> list[str]:
+    """Check a 2xx batch answer against the documented success body; its request ids.
+
+    A body that is not the documented shape is not an acceptance: for an idempotent resource it
+    raises :class:`DripUnexpectedResponseError` (not accepted; resending is harmless), for the
+    others :class:`DripAmbiguousOutcomeError` (Drip may have recorded the batch).
+    """
+    if answer.status != resource.success_status:
+        log.warning(
+            "Drip answered HTTP %s to a %s batch (expected %s); checking its body",
+            answer.status,
+            resource.name,
+            resource.success_status,
+        )
+    try:
+        return check_success_body(resource.success_body, answer.text, answer.json(), record_count)
+    except UnexpectedSuccessBody as err:
+        if resource.idempotent:
+            raise DripUnexpectedResponseError(
+                answer.status,
+                str(err),
+                method=answer.method,
+                path=answer.path,
+                body_text=answer.text[:500],
+            ) from None
+        raise DripAmbiguousOutcomeError(
+            resource.name,
+            record_count,
+            f"HTTP {answer.status} without the documented success body: {err}",
+        ) from None
