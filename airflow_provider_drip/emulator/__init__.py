@@ -2,15 +2,15 @@
 
 Run it with ``python -m airflow_provider_drip.emulator --port 8765`` (or ``drip-emulator``), or
 in-process with ``DripEmulator(EmulatorConfig(...)).start()``; in pytest use the ``drip_emulator``
-fixture (``airflow_provider_drip.emulator.testing``). See the README section "Testing your
-DAGs without Drip".
+fixture (``airflow_provider_drip.emulator.testing``). docs/emulator.md is its reference: what it
+accepts and refuses, and why.
 
 It serves the seven batch endpoints of ``airflow_provider_drip.resources`` with Drip's envelopes
-and success codes, validates records from Drip's documented field tables (a batch with one bad
-record is refused whole with 422), enforces the batch rate limit (fixed windows anchored at the
-first request of each window), simulates asynchronous v3 processing behind the assumed
-request-status endpoint, injects faults deterministically, and records what it received for
-inspection through ``/_emulator/...``.
+and success codes, accepts what Drip's own clients send (Basic without the colon, gzip bodies),
+validates records from Drip's documented field tables (a batch with one bad record is refused
+whole with 422), enforces both rate limits (fixed windows anchored at the first request of each
+window), processes v3 request ids on a clock behind the assumed request-status endpoint, injects
+faults deterministically, and records what it received for inspection through ``/_emulator/...``.
 
 Throughput, measured with ``python -m bench.emulator_load --requests 1000``
 (1000 pre-serialised batches of 1000 small unique subscribers over one keep-alive connection, rate

@@ -182,7 +182,7 @@ def _with(resource, **changes):
     [
         ("subscribers", _with("subscribers", email=...), "email", "presence_error"),
         ("subscribers", _with("subscribers", email="not-an-email"), "email", "email_error"),
-        ("subscribers", _with("subscribers", tags="Customer"), "tags", "format_error"),
+        ("subscribers", _with("subscribers", tags=["Customer", 7]), "tags", "format_error"),
         ("subscribers", _with("subscribers", sms_number="612555"), "sms_number", "sms_error"),
         ("subscribers", _with("subscribers", eu_consent="maybe"), "eu_consent", "format_error"),
         ("subscribers", _with("subscribers", lifetime_value="100"), "lifetime_value",

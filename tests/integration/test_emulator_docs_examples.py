@@ -559,3 +559,19 @@ def test_examples_are_verbatim_copies_of_the_docs():
         body = re.search(r"<< EOF\n(.*?)\nEOF", shell.group(1), re.S)  # type: ignore[union-attr]
         found[SECTIONS[title]] = json.loads(textwrap.dedent(body.group(1)))  # type: ignore[union-attr]
     assert found == {name: json.loads(raw) for name, raw in DOC_EXAMPLES.items()}
+
+
+def test_docs_events_example_at_its_curl_url_is_refused(drip_emulator):
+    """The docs' events curl line names the subscribers URL (a slip): the emulator serves events
+    at the "HTTP Endpoint" path only, so the events body sent there is refused, not misfiled."""
+    subscribers_url = drip_emulator.batch_url("subscribers")
+    response = requests.post(
+        subscribers_url,
+        json=json.loads(DOC_EXAMPLES["events"]),
+        headers=drip_emulator.headers(),
+        timeout=10,
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["message"] == "batches[0].subscribers is required"
+    stats = drip_emulator.control.stats()["resources"]
+    assert stats["subscribers"]["records_accepted"] == stats["events"]["records_accepted"] == 0
