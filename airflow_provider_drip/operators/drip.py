@@ -13,8 +13,17 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import Asset, BaseOperator, BaseOperatorLink
 
 from airflow_provider_drip.compat import conf
+from airflow_provider_drip.durations import Duration
 from airflow_provider_drip.exceptions import DripConfigError
 from airflow_provider_drip.hooks.drip import DripHook
+from airflow_provider_drip.operators.sync_setup import (
+    account_url,
+    as_bool,
+    check_sync_mode,
+    choose_checkpoint,
+    default_state_key,
+    open_change_tracker,
+)
 from airflow_provider_drip.records import RecordPipeline
 from airflow_provider_drip.resources import (
     MAX_BATCH_SIZE,
@@ -23,7 +32,7 @@ from airflow_provider_drip.resources import (
     BatchResource,
     get_resource,
 )
-from airflow_provider_drip.sync.checkpoint import checkpoint_for
+from airflow_provider_drip.sync.checkpoint import MemoryCheckpoint
 from airflow_provider_drip.sync.loop import (
     DEFAULT_MAX_RATE_LIMIT_WAIT,
     DEFER_MIN_WAIT,
@@ -34,8 +43,6 @@ from airflow_provider_drip.sync.loop import (
 if TYPE_CHECKING:
     from airflow.sdk import Context
     from airflow.sdk.definitions.context import TaskInstanceKey
-
-DRIP_APP_URL = "https://www.getdrip.com"
 
 
 def asset_for(drip_conn_id: str, resource: BatchResource) -> Asset:
@@ -64,7 +71,15 @@ class DripAccountLink(BaseOperatorLink):
 class _DripBatchOperator(BaseOperator):
     """Shared parameters and execution of the Drip batch operators."""
 
-    template_fields: Sequence[str] = ("records", "source", "field_map", "rejects_path")
+    template_fields: Sequence[str] = (
+        "records",
+        "source",
+        "field_map",
+        "rejects_path",
+        "state_path",
+        "state_key",
+        "full_refresh",
+    )
     template_fields_renderers = {"field_map": "json", "records": "json"}
     operator_extra_links = (DripAccountLink(),)
     ui_color = "#e8dcff"
@@ -90,10 +105,15 @@ class _DripBatchOperator(BaseOperator):
         list_delimiter: str = ",",
         dry_run: bool = False,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        max_rate_limit_wait: float = DEFAULT_MAX_RATE_LIMIT_WAIT,
+        max_rate_limit_wait: Duration = DEFAULT_MAX_RATE_LIMIT_WAIT,
         on_ambiguous: str = "fail",
-        defer_after_seconds: float = DEFER_MIN_WAIT,
+        defer_after_seconds: Duration = DEFER_MIN_WAIT,
         hook_params: Mapping[str, Any] | None = None,
+        sync_mode: str = "full",
+        state_path: Any = None,
+        state_key: str | None = None,
+        key_fields: Sequence[str] | str | None = None,
+        full_refresh: bool | str = False,
         **kwargs: Any,
     ) -> None:
         self.resource = resource
@@ -114,7 +134,22 @@ class _DripBatchOperator(BaseOperator):
             raise DripConfigError(
                 f"{self.task_id}: on_invalid must be 'fail' or 'skip', got {on_invalid!r}"
             )
-        SyncOptions(max_rate_limit_wait=max_rate_limit_wait, on_ambiguous=on_ambiguous)
+        try:
+            self.sync_options = SyncOptions(
+                max_rate_limit_wait=max_rate_limit_wait,
+                deferrable=deferrable,
+                on_ambiguous=on_ambiguous,
+                dry_run=dry_run,
+                defer_min_wait=defer_after_seconds,
+            )
+        except (TypeError, ValueError) as err:
+            raise DripConfigError(f"{self.task_id}: {err}") from None
+        check_sync_mode(sync_mode, key_fields, self.task_id)
+        self.sync_mode = sync_mode
+        self.state_path = state_path
+        self.state_key = state_key
+        self.key_fields = key_fields
+        self.full_refresh = full_refresh
         self.drip_conn_id = drip_conn_id
         self.records = records
         self.source = source
@@ -173,25 +208,49 @@ class _DripBatchOperator(BaseOperator):
 
     def _run_sync(self, context: Context) -> dict[str, Any]:
         hook = DripHook(self.drip_conn_id, **self.hook_params)
-        pipeline = self._pipeline()
         resource = self.batch_resource
         account_id = "" if self.dry_run and not self._has_connection(hook) else hook.account_id
+        if account_id:  # first, so the link exists even if the sync fails or defers
+            link = DripAccountLink()
+            url = account_url(hook.settings.base_url, account_id)
+            context["ti"].xcom_push(key=link.xcom_key, value=url)
+        pipeline = self._pipeline()
         fingerprint = pipeline.fingerprint()
+        key = f"drip-sync/{resource.name}/{fingerprint[:16]}"
+        checkpoint = (
+            choose_checkpoint(
+                context, key, state_path=self.state_path, account_id=account_id, resource=resource
+            )
+            if account_id
+            else MemoryCheckpoint(key)
+        )
+        changes = None
+        if self.sync_mode == "changed":
+            if not account_id:
+                raise DripConfigError(
+                    f"{self.task_id}: sync_mode='changed' needs the connection's account id, "
+                    "even for a dry run (the sync state is kept per account)"
+                )
+            changes = open_change_tracker(
+                state_path=self.state_path,
+                account_id=account_id,
+                resource=resource,
+                state_key=self.state_key or default_state_key(context),
+                key_fields=self.key_fields,
+                full_refresh=as_bool(self.full_refresh, "full_refresh"),
+                resumed=checkpoint.load() is not None,
+            )
+            pipeline.change_filter = changes.verdict
         sync = BatchSync(
             hook=hook,
             pipeline=pipeline,
             resource=resource,
             fingerprint=fingerprint,
-            checkpoint=checkpoint_for(context, f"drip-sync/{resource.name}/{fingerprint[:16]}"),
-            options=SyncOptions(
-                max_rate_limit_wait=self.max_rate_limit_wait,
-                deferrable=self.deferrable,
-                on_ambiguous=self.on_ambiguous,
-                dry_run=self.dry_run,
-                defer_min_wait=self.defer_after_seconds,
-            ),
+            checkpoint=checkpoint,
+            options=self.sync_options,
             account_id=account_id,
             logger=self.log,
+            changes=changes,
         )
         try:
             outcome = sync.run()
@@ -221,9 +280,7 @@ class _DripBatchOperator(BaseOperator):
     def _publish(
         self, context: Context, account_id: str, resource: BatchResource, summary: dict[str, Any]
     ) -> None:
-        """Extra link to the account, and the asset event's extra for downstream DAGs."""
-        link = DripAccountLink()
-        context["ti"].xcom_push(key=link.xcom_key, value=f"{DRIP_APP_URL}/{account_id}/")
+        """The asset event's extra for downstream DAGs."""
         if summary.get("dry_run"):
             return
         for outlet in self.outlets or ():

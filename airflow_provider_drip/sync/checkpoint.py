@@ -50,6 +50,10 @@ class SyncCursor:
     """429 answers since the last accepted batch, across waits and deferrals."""
     wait_since_progress_s: float = 0.0
     """Seconds slept in the worker on rate limits since the last accepted batch."""
+    records_new: int = 0
+    """Changed mode: accepted records whose key the sync state did not know."""
+    records_changed: int = 0
+    """Changed mode: accepted records whose content differed from the state's."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -27,6 +27,7 @@ from airflow_provider_drip.exceptions import (
 )
 from airflow_provider_drip.hooks.responses import BatchResponse
 from airflow_provider_drip.resources import BatchResource
+from airflow_provider_drip.sync.changes import ChangeTracker
 from airflow_provider_drip.sync.checkpoint import CheckpointStore, SyncCursor
 from airflow_provider_drip.sync.ports import BatchSender, Chunk, ChunkSource, Logger
 from airflow_provider_drip.sync.prefetch import Prefetcher
@@ -126,6 +127,7 @@ class BatchSync:
         account_id: str = "",
         logger: Logger | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        changes: ChangeTracker | None = None,
     ) -> None:
         self.hook = hook
         self.pipeline = pipeline
@@ -138,6 +140,9 @@ class BatchSync:
         self.account_id = account_id
         self.log: Logger = logger or logging.getLogger(__name__)
         self._sleep = sleep
+        self.changes = changes
+        """Changed mode: what Drip accepted is remembered across runs (``sync_mode="changed"``)."""
+        self._sent_at_start = 0
         self._last_response: BatchResponse | None = None
         self._request_ids: list[list[str]] = []
         """Request ids accepted in this try; earlier tries' are read back from the store."""
@@ -179,6 +184,13 @@ class BatchSync:
         return cursor
 
     def _save(self, cursor: SyncCursor) -> None:
+        """Save the cursor; in changed mode commit the sync state first.
+
+        State before cursor: a try that dies between the two finds the batch in the state and
+        filters it as unchanged; the other order would forget it across DAG runs.
+        """
+        if self.changes is not None:
+            self.changes.commit()
         self.checkpoint.save(cursor.to_json())
         self._saved_at = time.monotonic()
 
@@ -205,6 +217,7 @@ class BatchSync:
         cursor.tries += 1
         cursor.retry_at = None
         self._parts_at_start = cursor.request_id_parts
+        self._sent_at_start = cursor.records_sent
         self._preflight(cursor)
         if cursor.pending_ambiguous is not None:
             self._settle_pending_ambiguous(cursor)
@@ -219,7 +232,7 @@ class BatchSync:
             self._chunks_with_rejects(cursor.position), depth=self.options.prefetch_depth
         )
         try:
-            for chunk, rejected_so_far in prefetcher:
+            for chunk, rejected_so_far, unchanged_so_far in prefetcher:
                 wait_until = self._wait_for_budget(cursor)
                 if wait_until is not None:
                     return SyncOutcome(wait_until=wait_until)
@@ -239,6 +252,7 @@ class BatchSync:
                         rejected=rejected_so_far,
                         waits=cursor.rate_limit_waits,
                         wait_s=cursor.rate_limit_wait_s,
+                        unchanged=unchanged_so_far,
                     ),
                 )
         except BaseException:
@@ -248,6 +262,8 @@ class BatchSync:
             raise
         finally:
             prefetcher.close()
+        if self.changes is not None:
+            self.changes.commit()
         summary = self._summary(cursor)
         for part in range(cursor.request_id_parts):
             self.checkpoint.clear_part(f"request_ids/{part}")
@@ -255,15 +271,20 @@ class BatchSync:
         self.log.info("Drip %s sync finished: %s", self.resource.name, summary_for_log(summary))
         return SyncOutcome(summary=summary)
 
-    def _chunks_with_rejects(self, start: int) -> Iterator[tuple[Chunk, int]]:
-        """Chunks paired with the rejects counted up to each chunk's end.
+    def _chunks_with_rejects(self, start: int) -> Iterator[tuple[Chunk, int, int | None]]:
+        """Chunks paired with the rejects (and, in changed mode, unchanged records) counted up
+        to each chunk's end.
 
-        Runs in the prefetch thread, right after the pipeline hands the chunk out, so the count
-        belongs to that chunk and not to the chunks prepared ahead of it.
+        Runs in the prefetch thread, right after the pipeline hands the chunk out, so the counts
+        belong to that chunk and not to the chunks prepared ahead of it.
         """
-        stats = self.pipeline.stats
         for chunk in self.pipeline.chunks(start=start, background=True):
-            yield chunk, stats.records_rejected
+            stats = self.pipeline.stats  # a pass may replace it
+            unchanged = None
+            if self.changes is not None:
+                counted = getattr(stats, "records_unchanged", 0)
+                unchanged = max(0, counted - self._sent_at_start)
+            yield chunk, stats.records_rejected, unchanged
 
     def _preflight(self, cursor: SyncCursor) -> None:
         """With ``on_invalid="fail"``, validate everything before the first request is sent.
@@ -379,6 +400,10 @@ class BatchSync:
             cursor.rate_limit_waits += 1
             cursor.rate_limit_wait_s += response.rate_limit_waited_s
         self._last_response = response
+        if self.changes is not None:
+            counts = self.changes.accepted(chunk)
+            cursor.records_new += counts.new
+            cursor.records_changed += counts.changed
         if self.resource.idempotent:
             self._save_after_batch(cursor)
         else:
@@ -540,9 +565,26 @@ class BatchSync:
             "tries": cursor.tries,
             "ambiguous_ranges": list(cursor.ambiguous_ranges),
             "duration_s": round(time.time() - cursor.started_at, 3),
+            **self._change_summary(cursor),
             "request_id_count": sum(len(ids) for ids in request_id_batches),
             "request_id_batches": [len(ids) for ids in request_id_batches],
             "request_ids": [rid for ids in request_id_batches for rid in ids],
+        }
+
+    def _change_summary(self, cursor: SyncCursor) -> dict[str, Any]:
+        """Changed-mode counts. The pipeline counts as unchanged every record the state knows,
+        which on a resumed try includes what earlier tries sent (their state was committed
+        before their cursor), so those are taken back out."""
+        if self.changes is None:
+            return {"sync_mode": "full"}
+        unchanged = getattr(self.pipeline.stats, "records_unchanged", 0)
+        return {
+            "sync_mode": "changed",
+            "records_unchanged": max(0, unchanged - self._sent_at_start),
+            "records_new": cursor.records_new,
+            "records_changed": cursor.records_changed,
+            "full_refresh": self.changes.send_all,
+            "state_path": self.changes.location,
         }
 
     def _request_id_batches(self) -> list[list[str]]:

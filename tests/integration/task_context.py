@@ -37,17 +37,24 @@ class _Outlet:
 
 
 class TaskInstance:
-    def __init__(self) -> None:
+    def __init__(self, run_id: str = "manual__test") -> None:
         self.xcom: dict[str, Any] = {}
+        self.dag_id = "test_dag"
+        self.task_id = "test_task"
+        self.run_id = run_id
+        self.map_index = -1
 
     def xcom_push(self, key: str, value: Any) -> None:
         self.xcom[key] = value
 
 
-def make_context(store: TaskStateStore | None = None) -> dict[str, Any]:
+def make_context(
+    store: TaskStateStore | None = None, run_id: str = "manual__test"
+) -> dict[str, Any]:
+    """A new ``run_id`` with a new store stands for a new DAG run."""
     return {
         "task_state_store": store if store is not None else TaskStateStore(),
-        "ti": TaskInstance(),
+        "ti": TaskInstance(run_id),
         "outlet_events": defaultdict(_Outlet),
     }
 

@@ -1,0 +1,148 @@
+"""Change-only syncs (``sync_mode="changed"``) across DAG runs, against the emulator.
+
+Each "DAG run" is a new task context (new task state store, new run id) over the same
+``state_path``: only the sync state carries over, as between real DAG runs.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from airflow_provider_drip.operators.drip import (
+    DripBatchUpsertOperator,
+    DripShopperActivityOperator,
+)
+from airflow_provider_drip.state import SyncStateStore
+
+from .samples import make_records
+from .task_context import make_context
+
+pytestmark = pytest.mark.integration
+
+FAST_RETRIES = {"max_retries": 1, "backoff_base": 0.01, "backoff_max": 0.05}
+
+
+def upsert(resource: str, records, state_path, **kwargs):
+    return DripBatchUpsertOperator(
+        task_id=f"sync_{resource}",
+        resource=resource,
+        records=records,
+        sync_mode="changed",
+        state_path=str(state_path),
+        hook_params=FAST_RETRIES,
+        **kwargs,
+    )
+
+
+def received(drip, resource: str) -> list[int]:
+    return drip.control.stats()["resources"].get(resource, {}).get("batch_sizes", [])
+
+
+def test_three_runs_first_unchanged_then_two_percent_changed(drip, tmp_path):
+    records = make_records("subscribers", 2500)
+    first = upsert("subscribers", records, tmp_path).execute(make_context(run_id="r1"))
+    assert first["records_sent"] == 2500 and first["records_new"] == 2500
+    assert first["records_unchanged"] == 0 and first["sync_mode"] == "changed"
+
+    second = upsert("subscribers", records, tmp_path).execute(make_context(run_id="r2"))
+    assert second["records_sent"] == 0 and second["batches_sent"] == 0
+    assert second["records_unchanged"] == 2500
+
+    changed = [dict(r) for r in records]
+    for i in range(0, 2500, 50):  # 2%
+        changed[i]["custom_fields"] = {"shirt_size": "XL"}
+    added = make_records("subscribers", 10, start=5000)
+    third = upsert("subscribers", changed + added, tmp_path).execute(make_context(run_id="r3"))
+    assert third["records_sent"] == 60 and third["batches_sent"] == 1
+    assert (third["records_changed"], third["records_new"]) == (50, 10)
+    assert third["records_unchanged"] == 2450
+    assert received(drip, "subscribers") == [1000, 1000, 500, 60]
+
+
+def test_events_run_twice_arrive_once(drip, tmp_path):
+    events = make_records("events", 30)
+    upsert("events", events, tmp_path, batch_size=10).execute(make_context(run_id="r1"))
+    again = upsert("events", events, tmp_path, batch_size=10).execute(make_context(run_id="r2"))
+    assert again["records_sent"] == 0 and again["records_unchanged"] == 30
+    assert len(drip.control.records("events")) == 30
+
+
+def test_a_run_that_fails_midway_keeps_what_drip_accepted(drip, tmp_path):
+    orders = make_records("order", 30)
+    drip.control.configure(fault_500_requests=[3, 4, 5])  # the third batch keeps failing
+    operator = DripShopperActivityOperator(
+        task_id="orders",
+        activity="order",
+        records=orders,
+        batch_size=10,
+        sync_mode="changed",
+        state_path=str(tmp_path),
+        hook_params=FAST_RETRIES,
+    )
+    with pytest.raises(Exception, match="500"):
+        operator.execute(make_context(run_id="r1"))
+    drip.control.configure(fault_500_requests=[])
+    # a new DAG run: the 20 accepted records are not sent again, the 10 others are
+    summary = operator.execute(make_context(run_id="r2"))
+    assert summary["records_sent"] == 10 and summary["records_unchanged"] == 20
+    assert received(drip, "order") == [10, 10, 10]
+
+
+def test_a_record_without_its_key_is_a_reject_with_the_reason(drip, tmp_path):
+    records = make_records("subscribers", 5)
+    records[2] = {"id": "", "email": ""}  # no usable key (and not a valid subscriber)
+    rejects = tmp_path / "rejects.jsonl"
+    summary = upsert(
+        "subscribers",
+        [*records[:2], {"user_id": "u-1", "email": "keyed@example.com"}, *records[3:]],
+        tmp_path / "state",
+        on_invalid="skip",
+        rejects_path=str(rejects),
+        key_fields=["user_id", "email"],
+    ).execute(make_context())
+    assert summary["records_sent"] == 1 and summary["records_rejected"] == 4
+    lines = [json.loads(line) for line in rejects.read_text().splitlines()]
+    assert {r["reasons"][0]["rule"] for r in lines} == {"change_key"}
+    assert "user_id+email" in lines[0]["reasons"][0]["field"]
+
+
+def test_dry_run_reports_what_would_be_sent_and_changes_nothing(drip, tmp_path):
+    records = make_records("subscribers", 20)
+    upsert("subscribers", records[:15], tmp_path).execute(make_context(run_id="r1"))
+    path = SyncStateStore.path_for(tmp_path, drip.account_id, "subscribers", "test_dag.test_task")
+    before = path.read_bytes()
+    dry = upsert("subscribers", records, tmp_path, dry_run=True).execute(make_context())
+    assert dry["dry_run"] is True and dry["records_to_send"] == 5
+    assert dry["records_unchanged"] == 15
+    assert path.read_bytes() == before
+    assert received(drip, "subscribers") == [15]
+
+
+def test_full_refresh_resends_everything_and_rebuilds_the_state(drip, tmp_path):
+    records = make_records("subscribers", 12)
+    upsert("subscribers", records, tmp_path).execute(make_context(run_id="r1"))
+    refreshed = upsert("subscribers", records[:4], tmp_path, full_refresh="True").execute(
+        make_context(run_id="r2")
+    )
+    assert refreshed["records_sent"] == 4 and refreshed["full_refresh"] is True
+    info = SyncStateStore.info(tmp_path, drip.account_id, "subscribers", "test_dag.test_task")
+    assert info.count == 4  # rebuilt from what this run sent, not merged into the old state
+    after = upsert("subscribers", records, tmp_path).execute(make_context(run_id="r3"))
+    assert after["records_sent"] == 8
+
+
+def test_two_runs_on_one_state_at_once_fail_clearly_instead_of_losing_updates(drip, tmp_path):
+    """Serialising is the user's job (an Airflow pool of 1); the store detects the overlap."""
+    from airflow_provider_drip.state import SyncStateConflictError
+
+    store_args = (tmp_path, drip.account_id, "subscribers", "shared")
+    one = SyncStateStore.open(*store_args)
+    two = SyncStateStore.open(*store_args)
+    one.mark_accepted([(1, 1)])
+    one.commit()
+    two.mark_accepted([(2, 2)])
+    with pytest.raises(SyncStateConflictError):
+        two.commit()
+
