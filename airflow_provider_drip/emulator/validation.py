@@ -19,11 +19,16 @@ MAX_RECORDS = 1000
 MAX_ERRORS = 50
 """Errors reported per rejected batch (the batch is rejected whole either way)."""
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_SMS = re.compile(r"^\+1\d{10}$")
-_URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_SMS = re.compile(r"\+1\d{10}")
+# A host is dot-separated, non-empty labels (``http://.example.com`` is refused), then an
+# optional port, then anything without whitespace.
+_URL = re.compile(
+    r"https?://[^\s/?#:@.\[\]]+(?:\.[^\s/?#:@.\[\]]+)*(?::\d{1,5})?(?:[/?#]\S*)?", re.IGNORECASE
+)
+# "The String time ... in ISO-8601 format": a date and a time (hours and minutes at least).
 _ISO = re.compile(
-    r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?$"
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?"
 )
 
 Check = Callable[[Any], "tuple[str, str] | None"]
@@ -31,7 +36,7 @@ Check = Callable[[Any], "tuple[str, str] | None"]
 
 
 def _is_time(value: Any) -> bool:
-    if not isinstance(value, str) or not _ISO.match(value):
+    if not isinstance(value, str) or not _ISO.fullmatch(value):
         return False
     text = value.replace("Z", "+00:00")
     text = re.sub(r"\.(\d{6})\d+", r".\1", text)  # fromisoformat takes at most microseconds
@@ -50,6 +55,12 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _is_strings(value: Any) -> bool:
+    if isinstance(value, str):
+        return True
+    return isinstance(value, list) and all(isinstance(x, str) for x in value)
+
+
 _TYPES: dict[str, tuple[Callable[[Any], bool], str, str]] = {
     # name: (predicate, Drip error code, what it must be)
     "str": (lambda v: isinstance(v, str), "format_error", "must be a string"),
@@ -63,24 +74,21 @@ _TYPES: dict[str, tuple[Callable[[Any], bool], str, str]] = {
     "bool": (lambda v: isinstance(v, bool), "format_error", "must be a boolean"),
     "obj": (lambda v: isinstance(v, dict), "format_error", "must be an object"),
     "list": (lambda v: isinstance(v, list), "format_error", "must be an array"),
-    "strs": (
-        lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
-        "format_error",
-        "must be an array of strings",
-    ),
+    # Drip's own Node example sends one tag as a string: "tags": "Dog Person"
+    "strs": (_is_strings, "format_error", "must be an array of strings"),
     "time": (_is_time, "time_error", "must be a valid time in ISO-8601 format"),
     "email": (
-        lambda v: isinstance(v, str) and bool(_EMAIL.match(v)),
+        lambda v: isinstance(v, str) and bool(_EMAIL.fullmatch(v)),
         "email_error",
         "must be a valid email address",
     ),
     "sms": (
-        lambda v: isinstance(v, str) and bool(_SMS.match(v)),
+        lambda v: isinstance(v, str) and bool(_SMS.fullmatch(v)),
         "sms_error",
         "must be a valid US mobile number in E.164 format",
     ),
     "url": (
-        lambda v: isinstance(v, str) and bool(_URL.match(v)),
+        lambda v: isinstance(v, str) and bool(_URL.fullmatch(v)),
         "url_error",
         "must be a valid URL",
     ),
@@ -95,6 +103,11 @@ class FieldRule:
     code: str
     problem: str
     items: Schema | None = None
+    kind: str = ""
+    """The spec's type (``"email"``, ``"enum"``...): lets a test compare these tables with the
+    client's (tests/unit/test_field_tables_agree.py) without sharing any code."""
+    allowed: tuple[str, ...] = ()
+    """The values of an ``enum``."""
 
 
 @dataclass(frozen=True)
@@ -121,15 +134,17 @@ def _rule(name: str, spec: str | tuple[str, Schema]) -> FieldRule:
         return FieldRule(
             name,
             required,
-            lambda v, a=allowed: v in a,
+            lambda v, a=allowed: isinstance(v, str) and v in a,
             "format_error",
             f"must be one of {', '.join(allowed)}",
+            kind="enum",
+            allowed=allowed,
         )
     check, code, problem = _TYPES[kind]
     if items is not None:
         problem = "must be an array of objects"
         check = lambda v: isinstance(v, list) and all(isinstance(x, dict) for x in v)  # noqa: E731
-    return FieldRule(name, required, check, code, problem, items)
+    return FieldRule(name, required, check, code, problem, items, kind=kind)
 
 
 def schema(fields: Mapping[str, Any], one_of: tuple[tuple[str, ...], ...] = ()) -> Schema:
@@ -145,8 +160,9 @@ SUBSCRIBER = schema(
         "first_name": "str", "last_name": "str", "address1": "str", "address2": "str",
         "city": "str", "state": "str", "zip": "str", "country": "str", "phone": "str",
         "sms_number": "sms", "sms_consent": "bool", "user_id": "id", "time_zone": "str",
-        "lifetime_value": "num", "ip_address": "str", "custom_fields": "obj", "tags": "strs",
-        "remove_tags": "strs", "prospect": "bool", "base_lead_score": "int",
+        "lifetime_value": "int", "ip_address": "str", "custom_fields": "obj", "tags": "strs",
+        "remove_tags": "strs", "prospect": "bool", "potential_lead": "bool",
+        "base_lead_score": "int",
         "eu_consent": "enum:granted|denied", "eu_consent_message": "str",
         "status": _STATUS, "initial_status": _STATUS,
     },
@@ -159,21 +175,21 @@ UNSUBSCRIBE = schema({"email": "email", "id": "id"}, one_of=(("email", "id"),))
 # events.md "Record an event" arguments
 EVENT = schema(
     {"email": "email", "id": "id", "action": "str!", "prospect": "bool",
-     "properties": "obj", "occurred_at": "time"},
+     "potential_lead": "bool", "properties": "obj", "occurred_at": "time"},
     one_of=(("email", "id"),),
 )  # fmt: skip
 
 # orders.md "Create or update an order" arguments (legacy), with its items table
 LEGACY_ORDER_ITEM = schema(
-    {"name": "str!", "amount": "num!", "price": "num", "tax": "num", "fees": "num",
-     "discount": "num", "quantity": "num", "product_id": "id", "upstream_id": "id",
+    {"name": "str!", "amount": "int!", "price": "int", "tax": "int", "fees": "int",
+     "discount": "int", "quantity": "int", "product_id": "id", "upstream_id": "id",
      "upstream_product_id": "id", "upstream_product_variant_id": "id", "sku": "str",
      "taxable": "bool", "properties": "obj"}
 )  # fmt: skip
 LEGACY_ORDER = schema(
     {
-        "email": "email", "id": "id", "amount": "num!", "provider": "str", "tax": "num",
-        "fees": "num", "discount": "num", "permalink": "url", "currency_code": "str",
+        "email": "email", "id": "id", "amount": "int!", "provider": "str", "tax": "int",
+        "fees": "int", "discount": "int", "permalink": "url", "currency_code": "str",
         "upstream_id": "id", "identifier": "str", "properties": "obj", "occurred_at": "time",
         "closed_at": "time", "cancelled_at": "time",
         "financial_state": "enum:pending|authorized|partially_paid|paid|partially_refunded"
@@ -188,7 +204,7 @@ LEGACY_ORDER = schema(
 # shopper_activity_cart_activity.md
 CART_ITEM = schema(
     {"product_id": "id!", "product_variant_id": "id!", "sku": "str", "name": "str!",
-     "brand": "str", "categories": "strs", "price": "num!", "quantity": "num",
+     "brand": "str", "categories": "strs", "price": "num!", "quantity": "int",
      "discounts": "num", "total": "num", "product_url": "url", "image_url": "url"}
 )  # fmt: skip
 CART = schema(
@@ -202,7 +218,7 @@ CART = schema(
 # shopper_activity_order_activity.md
 ORDER_ITEM = schema(
     {"product_id": "id", "product_variant_id": "id", "sku": "str", "name": "str!",
-     "brand": "str", "categories": "strs", "price": "num", "quantity": "num",
+     "brand": "str", "categories": "strs", "price": "num", "quantity": "int",
      "discounts": "num", "taxes": "num", "fees": "num", "shipping": "num", "total": "num",
      "product_url": "url", "image_url": "url"}
 )  # fmt: skip

@@ -17,30 +17,18 @@ custom keys take the ordinary path.
 from __future__ import annotations
 
 import keyword
-import re
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from typing import Annotated, Any, Literal, Optional
 
 import msgspec
 
 from airflow_provider_drip.records import field_tables as R
+from airflow_provider_drip.records.validate import EMAIL, SMS, URL, is_iso_datetime
 
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+").fullmatch
-_URL = re.compile(r"https?://[^\s/?#]+[^\s]*", re.IGNORECASE).fullmatch
-_SMS = re.compile(r"\+1\d{10}").fullmatch
-_PATTERNS = {R.EMAIL: _EMAIL, R.URL: _URL, R.SMS_NUMBER: _SMS}
+_PATTERNS = {R.EMAIL: EMAIL, R.URL: URL, R.SMS_NUMBER: SMS}
 
 Residual = Callable[[Any], bool]
 """A check of a decoded Struct the Struct type itself cannot express; True when it passes."""
-
-
-def _is_iso_datetime(value: str) -> bool:
-    try:
-        datetime.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
 
 
 def _limited(type_: Any, spec: R.Field) -> Any:
@@ -63,14 +51,14 @@ def _field_type(spec: R.Field, name: str) -> tuple[Any, Residual | None]:
     if t == R.BOOLEAN:
         return bool, None
     if t == R.DATETIME:
-        return str, _is_iso_datetime
+        return str, is_iso_datetime
     if t in _PATTERNS:
         return str, _PATTERNS[t]  # a match object is truthy, no match is None
     if t == R.LIST_OF_STRINGS:
-        return list[str] | str, None
+        return list[str], None  # one string is normalised on the ordinary path
     if t == R.OBJECT:
         if not spec.fields:
-            return dict, None
+            return dict, None  # any JSON object (a line holds no bytes or sets)
         struct, residual = _struct(spec.fields, (), name)
         return struct, residual
     if t == R.ITEMS:
@@ -143,7 +131,7 @@ def compile_line_check(rules: R.ResourceRules) -> Callable[[bytes], bool]:
     decode = msgspec.json.Decoder(struct).decode
     # ValidationError is a DecodeError; bytes that are not UTF-8 inside a string raise
     # UnicodeDecodeError instead: "not sure" either way, the ordinary path gives the verdict.
-    refused = (msgspec.DecodeError, UnicodeDecodeError)
+    refused = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
 
     def accepts(line: bytes) -> bool:
         try:

@@ -42,6 +42,7 @@ from airflow_provider_drip.records.sources import (
 )
 from airflow_provider_drip.records.spool import ChunkSpool
 from airflow_provider_drip.records.validate import (
+    compile_normaliser,
     compile_row_validator,
     compile_validator,
     find_non_finite,
@@ -264,6 +265,7 @@ class RecordPipeline:
         self._mapper = compile_field_map(self.field_map, keep_unmapped)
         self._coercer = compile_coercer(self.rules.fields, list_delimiter) if self.coerce else None
         self._validate = compile_validator(self.rules)
+        self._normalise = compile_normaliser(self.rules.fields)
         # JSON lines that need no reshaping are checked in C and forwarded as they are.
         reshapes = self._mapper is not None or self._coercer is not None or transform is not None
         jsonl = isinstance(self._source, FileSource) and any(
@@ -487,6 +489,7 @@ class RecordPipeline:
         mapper = self._mapper
         transform = self.transform
         validate = self._validate
+        normalise = self._normalise
         encode = _ENCODER.encode
         room = self.max_batch_bytes - self._overhead
         max_batch_bytes = self.max_batch_bytes
@@ -512,7 +515,13 @@ class RecordPipeline:
                     # Cells, coerced numbers (finite), booleans, lists and dicts: always JSON.
                     errors = validate_row(rec)
                     if errors:
-                        return errors
+                        fixed = normalise(rec)
+                        if fixed is None:
+                            return errors
+                        rec = fixed
+                        errors = validate(rec)
+                        if errors:
+                            return errors
                     payload = encode(rec)
                     if len(payload) > room:
                         return [_too_big(len(payload), max_batch_bytes)]
@@ -539,11 +548,17 @@ class RecordPipeline:
                         return [_not_an_object(rec, "transform returned")]
                     rec = dict(rec)
             errors = validate(rec)
-            if errors:
-                return errors
+            if errors:  # a documented alternative form (one tag as a string, 5.0 for 5)?
+                fixed = normalise(rec)
+                if fixed is None:
+                    return errors
+                rec = fixed
+                errors = validate(rec)
+                if errors:
+                    return errors
             try:
                 payload = encode(rec)
-            except (TypeError, ValueError, OverflowError) as exc:
+            except (TypeError, ValueError, OverflowError, RecursionError) as exc:
                 return [
                     Violation(RECORD_FIELD, "not_serializable", f"not JSON serialisable: {exc}")
                 ]

@@ -95,6 +95,8 @@ class Where:
         return f"{self.unit} {n}" if n else "its start"
 
 
+_TOO_DEEP = "nested too deeply to read (a JSON value this deep is not a Drip record)"
+
 _MARKED = [0]
 """How many undecodable byte runs the ``drip-mark`` error handler has seen (process-wide)."""
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -235,6 +237,8 @@ class FileSource:
             except csv.Error as exc:
                 rule = "csv_field_size" if "field limit" in str(exc) else "csv_syntax"
                 raise SourceFileError(path, where.describe_at(), rule, str(exc)) from exc
+            except RecursionError as exc:
+                raise SourceFileError(path, where.describe_at(), "max_depth", _TOO_DEEP) from exc
             except (OSError, EOFError, zlib.error, UnicodeError, ValueError) as exc:
                 rule = "encoding" if isinstance(exc, UnicodeError) else "unreadable_file"
                 problem = f"{type(exc).__name__}: {exc}"
@@ -321,6 +325,8 @@ def _read_jsonl(
                 yield Unreadable(text, "json_syntax", f"not valid JSON: {error}")
         except UnicodeError as exc:  # bytes that are not UTF-8 inside a string (msgspec)
             yield _encoding_reject(_line_text(line), encoding, str(exc))
+        except RecursionError:
+            yield Unreadable(_line_text(line)[:1000], "max_depth", _TOO_DEEP)
 
 
 def _line_text(line: bytes | str) -> str:
@@ -458,7 +464,11 @@ class MemorySource:
         dump = pickle.Pickler(spool, protocol=pickle.HIGHEST_PROTOCOL)
         count = 0
         for rec in records:
-            dump.dump(rec)
+            try:
+                dump.dump(rec)
+            except RecursionError:  # the pipeline rejects it; keep its place in the order
+                dump.clear_memo()
+                dump.dump(Unreadable("<record nested too deeply to keep>", "max_depth", _TOO_DEEP))
             dump.clear_memo()
             count += 1
         self._spool, self._spooled, self.total_hint = spool, True, count
@@ -481,11 +491,22 @@ class MemorySource:
             try:
                 data = canonical(rec)
             except TypeError:  # non-str keys cannot be sorted
-                data = plain(rec)
+                data = _encode_or_mark(plain, rec, n)
+            except (RecursionError, UnicodeEncodeError):
+                data = _encode_or_mark(plain, rec, n)
             h.update(len(data).to_bytes(8, "big"))
             h.update(data)
             n += 1
         h.update(f"count={n}".encode())
+
+
+def _encode_or_mark(encode: Callable[[Any], bytes], rec: Any, position: int) -> bytes:
+    """Bytes standing for a record JSON cannot carry (a lone surrogate, 100,000 levels deep):
+    the pipeline rejects such a record; the fingerprint must not crash on it first."""
+    try:
+        return encode(rec)
+    except (TypeError, RecursionError, UnicodeEncodeError) as exc:
+        return f"<unencodable record {position}: {type(exc).__name__}>".encode()
 
 
 def _fingerprint_hook(obj: Any) -> Any:

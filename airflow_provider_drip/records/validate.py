@@ -20,11 +20,40 @@ from airflow_provider_drip.records.errors import Violation
 Check = Callable[[Any, str], "list[Violation] | None"]
 """A compiled field check: (value, field path) -> violations or None."""
 
-# Deliberately loose: one "@", no spaces, a dot in the domain. Drip does the real check.
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+").fullmatch
-_URL = re.compile(r"https?://[^\s/?#]+[^\s]*", re.IGNORECASE).fullmatch
-_SMS = re.compile(r"\+1\d{10}").fullmatch
-_fromisoformat = datetime.fromisoformat
+# Loose on purpose where Drip is (one "@", no spaces, a dot in the domain), but never looser
+# than the server: the emulator's own patterns (emulator/validation.py) accept all these match.
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+").fullmatch
+_LABEL = r"[^\s/?#:@.\[\]]+"
+URL = re.compile(
+    rf"https?://(?:{_LABEL}\.)*{_LABEL}(?::\d{{1,5}})?(?:[/?#]\S*)?", re.IGNORECASE
+).fullmatch
+"""An absolute http(s) URL whose host is dot-separated non-empty labels (no ``http://.x``)."""
+SMS = re.compile(r"\+1\d{10}").fullmatch
+_ISO_DATETIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?"
+).fullmatch
+_LONG_FRACTION = re.compile(r"\.(\d{6})\d+")
+
+
+def is_iso_datetime(value: str) -> bool:
+    """An ISO-8601 date *and* time, as the docs' "String time ... in ISO-8601 format" says.
+
+    ``datetime.fromisoformat`` alone also takes ``20240101``, ``2024-01-01T10`` and
+    ``2024-W01-1``, which Drip (and the emulator) refuse; the pattern holds the form, and
+    ``fromisoformat`` the calendar (no month 13).
+    """
+    if _ISO_DATETIME(value) is None:
+        return False
+    try:
+        datetime.fromisoformat(_LONG_FRACTION.sub(r".\1", value.replace("Z", "+00:00")))
+    except ValueError:
+        return False
+    return True
+
+
+UNSUPPORTED_TYPES = frozenset({bytes, bytearray, memoryview, set, frozenset})
+"""Values msgspec would quietly send as base64 or as an unordered array: rejected instead."""
+_CONTAINERS = frozenset({dict, list, tuple})
 
 
 def _typename(value: Any) -> str:
@@ -93,8 +122,8 @@ def _compile_scalar(spec: R.Field) -> Check:
                 return _type_error(path, t, v)
             if not _finite(v):
                 return [Violation(path, "finite_number", f"{v} is not a finite number")]
-            if integer and type(v) is not int and v != int(v):
-                return [Violation(path, "type", f"expected integer, got {v}")]
+            if integer and type(v) is not int:
+                return [Violation(path, "type", f"expected integer, got {v!r}")]
             if maximum is not None and v >= maximum:
                 return [Violation(path, "range", f"{v} must be less than {maximum:,.0f}")]
             return None
@@ -112,21 +141,23 @@ def _compile_scalar(spec: R.Field) -> Check:
 
         def check_datetime(v: Any, path: str) -> list[Violation] | None:
             if isinstance(v, str):
-                try:
-                    _fromisoformat(v)
-                except ValueError:
-                    return [Violation(path, "datetime_format", f"{v!r} is not ISO-8601")]
+                if is_iso_datetime(v):
+                    return None
+                text = "is not an ISO-8601 date-time (e.g. 2024-01-01T10:00:00Z)"
+                return [Violation(path, "datetime_format", f"{v!r} {text}")]
+            if isinstance(v, datetime):  # pendulum's DateTime subclasses it
                 return None
-            if isinstance(v, date):  # datetime is a date; pendulum's types subclass both
-                return None
+            if isinstance(v, date):
+                text = "a date without a time; Drip wants an ISO-8601 date-time"
+                return [Violation(path, "datetime_format", f"{v.isoformat()!r} is {text}")]
             return _type_error(path, "ISO-8601 datetime string", v)
 
         return check_datetime
 
     patterns = {
-        R.EMAIL: (_EMAIL, "email_format", "is not a valid email address"),
-        R.URL: (_URL, "url_format", "is not an absolute http(s) URL"),
-        R.SMS_NUMBER: (_SMS, "sms_format", "is not a US mobile number in E.164 (+1XXXXXXXXXX)"),
+        R.EMAIL: (EMAIL, "email_format", "is not a valid email address"),
+        R.URL: (URL, "url_format", "is not an absolute http(s) URL"),
+        R.SMS_NUMBER: (SMS, "sms_format", "is not a US mobile number in E.164 (+1XXXXXXXXXX)"),
     }
     if t in patterns:
         match, rule, text = patterns[t]
@@ -149,9 +180,7 @@ def _compile_scalar(spec: R.Field) -> Check:
                         break
                 else:
                     return None
-            if isinstance(v, str):  # Drip takes a single tag as a plain string too
-                return None
-            if not isinstance(v, (list, tuple)):
+            if not isinstance(v, (list, tuple)):  # one string: see compile_normaliser
                 return _type_error(path, "list of strings", v)
             for i, item in enumerate(v):
                 if not isinstance(item, str):
@@ -184,13 +213,19 @@ def compile_fields(
     none: frozenset[type] = frozenset()
     fast = {name: _always_valid_types(spec) or none for name, spec in fields.items()}
     NoneType = type(None)
+    check_free = _check_free_value
 
     def check(rec: Mapping[str, Any], prefix: str = "") -> list[Violation] | None:
         out: list[Violation] | None = None
         for name, v in rec.items():
             ok = fast.get(name)
-            if ok is None:
-                continue  # a field the table does not know: passed through
+            if ok is None:  # a field the table does not know: passed through if JSON can
+                if type(v) in _SUSPECT:
+                    errs = check_free(v, prefix + name)
+                    if errs:
+                        out = out or []
+                        out.extend(errs)
+                continue
             tv = type(v)
             if tv in ok or tv is NoneType:
                 continue
@@ -309,8 +344,6 @@ def _always_valid_types(spec: R.Field) -> frozenset[type] | None:
         return frozenset({bool})
     if t in (R.NUMBER, R.INTEGER):
         return frozenset({int})
-    if t == R.OBJECT and not spec.fields:
-        return frozenset({dict})
     return None
 
 
@@ -321,7 +354,9 @@ def _compile_field(spec: R.Field) -> Check:
         def check_object(v: Any, path: str) -> list[Violation] | None:
             if not isinstance(v, Mapping):
                 return _type_error(path, "object", v)
-            return inner(v, path + ".") if inner is not None else None
+            if inner is not None:
+                return inner(v, path + ".")
+            return _check_free_value(v, path)  # free-form: any JSON value, at any depth
 
         return check_object
 
@@ -344,6 +379,133 @@ def _compile_field(spec: R.Field) -> Check:
         return check_items
 
     return _compile_scalar(spec)
+
+
+_SUSPECT = UNSUPPORTED_TYPES | _CONTAINERS
+
+
+def _check_free_value(value: Any, path: str) -> list[Violation] | None:
+    """Violations of a value no field table describes: it must be something JSON can carry as
+    it is (no bytes, no sets) and not nested deeper than ``MAX_DEPTH``."""
+    found = find_unsupported(value, path)
+    if found is None:
+        return None
+    where, problem = found
+    return [Violation(where, "unsupported_type", problem)]
+
+
+MAX_DEPTH = 100
+"""Deepest nesting accepted in a record (a 100,000-level record is refused, not a crash)."""
+
+
+def find_unsupported(value: Any, path: str = "", depth: int = 0) -> tuple[str, str] | None:
+    """(path, problem) of the first bytes, set or too-deep nesting in ``value``; iterative in
+    depth only up to ``MAX_DEPTH``, so a hostile record cannot exhaust the stack."""
+    t = type(value)
+    if t in UNSUPPORTED_TYPES or (t not in _CONTAINERS and isinstance(value, (bytes, set))):
+        kind = "binary data" if isinstance(value, (bytes, bytearray, memoryview)) else "a set"
+        hint = "decode it to a string" if kind == "binary data" else "make it a sorted list"
+        return path or "<record>", f"{t.__name__} is {kind}, which JSON cannot carry; {hint}"
+    if t is dict or t is list or t is tuple or isinstance(value, (Mapping, list, tuple)):
+        if depth >= MAX_DEPTH:
+            return path or "<record>", f"nested deeper than {MAX_DEPTH} levels"
+        items = value.items() if isinstance(value, Mapping) else enumerate(value)
+        mapping = isinstance(value, Mapping)
+        for k, v in items:
+            if type(v) in _SUSPECT or not isinstance(v, (str, int, float, type(None))):
+                sub = (f"{path}.{k}" if path else str(k)) if mapping else f"{path}[{k}]"
+                found = find_unsupported(v, sub, depth + 1)
+                if found is not None:
+                    return found
+    return None
+
+
+def compile_normaliser(
+    fields: Mapping[str, R.Field],
+) -> Callable[[Mapping[str, Any]], dict[str, Any] | None]:
+    """The documented alternative forms turned into the canonical ones, or None if none apply.
+
+    - one string for a list of strings: Drip's own Node example sends ``"tags": "Dog Person"``;
+      it becomes ``["Dog Person"]`` (``""`` means "not given" and is dropped);
+    - an exactly integral float or Decimal for an integer field (``5.0`` -> ``5``), as CSV
+      coercion does; ``5.5`` stays and is rejected.
+    The pipeline calls it only for a record that failed validation, then validates again, so a
+    valid record pays nothing and what is sent is always what the validator passed.
+    """
+    fixes: dict[str, Callable[[Any], Any]] = {}
+    for name, spec in fields.items():
+        if spec.type == R.LIST_OF_STRINGS:
+            fixes[name] = _one_string_to_list
+        elif spec.type == R.INTEGER:
+            fixes[name] = _integral_to_int
+        elif spec.type in (R.ITEMS, R.OBJECT) and spec.fields:
+            inner = compile_normaliser(spec.fields)
+            fixes[name] = _each_item(inner) if spec.type == R.ITEMS else _nested(inner)
+
+    def normalise(rec: Mapping[str, Any]) -> dict[str, Any] | None:
+        out: dict[str, Any] | None = None
+        for name, fix in fixes.items():
+            v = rec.get(name)
+            if v is None:
+                continue
+            new = fix(v)
+            if new is _SAME:
+                continue
+            if out is None:
+                out = dict(rec)
+            if new is _DROP:
+                del out[name]
+            else:
+                out[name] = new
+        return out
+
+    return normalise
+
+
+_SAME = object()
+_DROP = object()
+_MAX_EXACT = 2**53
+
+
+def _one_string_to_list(v: Any) -> Any:
+    if type(v) is not str:
+        return _SAME
+    return [v] if v else _DROP
+
+
+def _integral_to_int(v: Any) -> Any:
+    if type(v) is float:
+        if v.is_integer() and abs(v) <= _MAX_EXACT:
+            return int(v)
+    elif type(v) is Decimal and v.is_finite() and v == v.to_integral_value():
+        return int(v)
+    return _SAME
+
+
+def _nested(inner: Callable[[Mapping[str, Any]], dict[str, Any] | None]) -> Callable[[Any], Any]:
+    def fix(v: Any) -> Any:
+        if not isinstance(v, Mapping):
+            return _SAME
+        new = inner(v)
+        return _SAME if new is None else new
+
+    return fix
+
+
+def _each_item(inner: Callable[[Mapping[str, Any]], dict[str, Any] | None]) -> Callable[[Any], Any]:
+    def fix(v: Any) -> Any:
+        if not isinstance(v, (list, tuple)):
+            return _SAME
+        out = None
+        for i, item in enumerate(v):
+            new = inner(item) if isinstance(item, Mapping) else None
+            if new is not None:
+                if out is None:
+                    out = list(v)
+                out[i] = new
+        return _SAME if out is None else out
+
+    return fix
 
 
 def compile_validator(

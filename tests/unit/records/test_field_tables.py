@@ -10,7 +10,11 @@ import pendulum
 import pytest
 
 from airflow_provider_drip.records.field_tables import RULES, Field, get_rules
-from airflow_provider_drip.records.validate import compile_validator, find_non_finite
+from airflow_provider_drip.records.validate import (
+    compile_normaliser,
+    compile_validator,
+    find_non_finite,
+)
 from airflow_provider_drip.resources import RESOURCES
 
 VALID: dict[str, dict[str, Any]] = {
@@ -60,12 +64,17 @@ CASES: list[tuple[str, dict[str, Any], list[tuple[str, str]]]] = [
     ("subscribers", {"sms_consent": True, "prospect": False}, []),
     ("subscribers", {"tags": ["Customer", "SEO"], "remove_tags": ["Lead"]}, []),
     ("subscribers", {"tags": "Dog Person"}, []),  # Drip's nodejs example sends one string
+    ("subscribers", {"remove_tags": "Lead"}, []),
+    ("subscribers", {"tags": ""}, []),  # "not given": dropped
+    ("subscribers", {"tags": {"vip"}}, [("tags", "type")]),  # a set has no order
+    ("subscribers", {"tags": b"vip"}, [("tags", "type")]),
     ("subscribers", {"tags": ["ok", 3]}, [("tags[1]", "type")]),
     ("subscribers", {"tags": {"a": 1}}, [("tags", "type")]),
     ("subscribers", {"custom_fields": {"shirt_size": "Medium"}}, []),
     ("subscribers", {"custom_fields": ["Medium"]}, [("custom_fields", "type")]),
     ("subscribers", {"lifetime_value": 10000, "base_lead_score": 30}, []),
-    ("subscribers", {"lifetime_value": 100.0}, []),
+    ("subscribers", {"lifetime_value": 100.0}, []),  # sent as 100
+    ("subscribers", {"lifetime_value": 1e300}, [("lifetime_value", "type")]),
     ("subscribers", {"lifetime_value": 99.5}, [("lifetime_value", "type")]),
     ("subscribers", {"lifetime_value": "100"}, [("lifetime_value", "type")]),
     ("subscribers", {"lifetime_value": True}, [("lifetime_value", "type")]),
@@ -81,6 +90,14 @@ CASES: list[tuple[str, dict[str, Any], list[tuple[str, str]]]] = [
     ("subscribers", {"first_name": None}, []),  # null passes through for optional fields
     ("subscribers", {"first_name": 7}, [("first_name", "type")]),
     ("subscribers", {"unknown_field": {"x": 1}}, []),
+    ("subscribers", {"unknown_field": b"\x00"}, [("unknown_field", "unsupported_type")]),
+    ("subscribers", {"unknown_field": {1, 2}}, [("unknown_field", "unsupported_type")]),
+    ("subscribers", {"unknown_field": [{"a": b"x"}]}, [("unknown_field[0].a", "unsupported_type")]),
+    (
+        "subscribers",
+        {"custom_fields": {"photo": b"\x89PNG"}},
+        [("custom_fields.photo", "unsupported_type")],
+    ),
     # unsubscribes: email | id
     ("unsubscribes", {"email": DROP, "id": "abc"}, []),
     ("unsubscribes", {"email": DROP, "visitor_uuid": "x"}, [("email|id", "one_of_required")]),
@@ -92,13 +109,25 @@ CASES: list[tuple[str, dict[str, Any], list[tuple[str, str]]]] = [
     ("events", {"email": DROP, "id": "x"}, []),
     ("events", {"email": DROP}, [("email|id", "one_of_required")]),
     ("events", {"occurred_at": "2014-03-22T03:00:00Z"}, []),
-    ("events", {"occurred_at": "2014-03-22"}, []),
+    ("events", {"occurred_at": "2014-03-22"}, [("occurred_at", "datetime_format")]),
+    ("events", {"occurred_at": "2014-03-22 03:00"}, []),
+    ("events", {"occurred_at": "2014-03-22T03:00:00.123456789+01:00"}, []),
+    *[
+        ("events", {"occurred_at": bad}, [("occurred_at", "datetime_format")])
+        for bad in (
+            "20240101",
+            "2024-01-01T10",
+            "2024-W01-1",
+            "2024-01-01T25:00",
+            "2024-01-01T10:00\n",
+        )
+    ],
     ("events", {"occurred_at": "22/03/2014"}, [("occurred_at", "datetime_format")]),
     ("events", {"occurred_at": "2014-13-22T03:00:00Z"}, [("occurred_at", "datetime_format")]),
     ("events", {"occurred_at": 1395457200}, [("occurred_at", "type")]),
     ("events", {"occurred_at": dt.datetime(2014, 3, 22, tzinfo=dt.timezone.utc)}, []),
     ("events", {"occurred_at": pendulum.datetime(2014, 3, 22)}, []),
-    ("events", {"occurred_at": dt.date(2014, 3, 22)}, []),
+    ("events", {"occurred_at": dt.date(2014, 3, 22)}, [("occurred_at", "datetime_format")]),
     ("events", {"properties": {"affiliate_code": "XYZ", "value": 2_147_483_646}}, []),
     ("events", {"properties": {"value": 2_147_483_647}}, [("properties.value", "range")]),
     ("events", {"properties": {"value": "12"}}, [("properties.value", "type")]),
@@ -112,6 +141,12 @@ CASES: list[tuple[str, dict[str, Any], list[tuple[str, str]]]] = [
     ("orders", {"provider": "shopify", "upstream_id": "abcdef"}, []),
     ("orders", {"permalink": "http://myorders.com/orders/123456"}, []),
     ("orders", {"permalink": "myorders.com/orders/1"}, [("permalink", "url_format")]),
+    *[
+        ("orders", {"permalink": bad}, [("permalink", "url_format")])
+        for bad in ("http://.example.com", "http://example..com/", "http://", "http:// x.com")
+    ],
+    ("orders", {"permalink": "https://shop.example.com:8443/o?id=1#top"}, []),
+    ("orders", {"amount": 4900.0, "tax": Decimal("100")}, []),  # integral: sent as integers
     ("orders", {"financial_state": "paid", "fulfillment_state": "fulfilled"}, []),
     ("orders", {"financial_state": "settled"}, [("financial_state", "enum")]),
     ("orders", {"fulfillment_state": "shipped"}, [("fulfillment_state", "enum")]),
@@ -245,10 +280,34 @@ def test_minimal_valid_record_passes(resource: str) -> None:
     ids=[f"{r}-{i}" for i, (r, _, _) in enumerate(CASES)],
 )
 def test_rule(resource: str, change: dict[str, Any], expected: list[tuple[str, str]]) -> None:
-    errors = compile_validator(get_rules(resource))(_apply(VALID[resource], change)) or []
+    errors = _prepared_violations(resource, _apply(VALID[resource], change))
     assert [(e.field, e.rule) for e in errors] == expected
     for e in errors:
         assert e.message
+
+
+def _prepared_violations(resource: str, rec: dict[str, Any]) -> list[Any]:
+    """What the record preparer does: validate; on failure normalise once and validate again."""
+    rules = get_rules(resource)
+    validate = compile_validator(rules)
+    errors = validate(rec)
+    if errors:
+        fixed = compile_normaliser(rules.fields)(rec)
+        if fixed is not None:
+            errors = validate(fixed)
+    return errors or []
+
+
+def test_normaliser_gives_the_canonical_forms() -> None:
+    normalise = compile_normaliser(get_rules("subscribers").fields)
+    rec = {"email": "a@b.co", "tags": "vip", "remove_tags": "", "lifetime_value": 5.0}
+    assert normalise(rec) == {"email": "a@b.co", "tags": ["vip"], "lifetime_value": 5}
+    assert rec["tags"] == "vip"  # the caller's record is not changed
+    assert normalise({"email": "a@b.co", "tags": ["vip"], "lifetime_value": 5}) is None
+    assert normalise({"lifetime_value": 5.5}) is None
+    items = compile_normaliser(get_rules("cart").fields)
+    fixed = items({"items": [{"categories": "Shoes", "quantity": 2.0}, {"name": "x"}]})
+    assert fixed == {"items": [{"categories": ["Shoes"], "quantity": 2}, {"name": "x"}]}
 
 
 def test_every_resource_has_rules_and_cases() -> None:

@@ -161,8 +161,16 @@ def test_fail_mode_names_the_same_record(tmp_path: Path) -> None:
 def test_payload_is_the_line_itself_and_too_big_lines_are_rejected(tmp_path: Path) -> None:
     path = tmp_path / "in.jsonl"
     big = json.dumps({"email": "b@c.co", "first_name": "x" * 600})
-    path.write_bytes(b'{"email": "a@b.co",  "tags": "t"}\r\n' + big.encode() + b"\n")
+    path.write_bytes(b'{"email": "a@b.co",  "tags": ["t"]}\r\n' + big.encode() + b"\n")
     pipe = RecordPipeline("subscribers", source=str(path), on_invalid="skip", max_batch_bytes=300)
     (chunk,) = list(pipe.chunks())
-    assert chunk.payloads == [b'{"email": "a@b.co",  "tags": "t"}']
+    assert chunk.payloads == [b'{"email": "a@b.co",  "tags": ["t"]}']
     assert pipe.stats.rejected_by_rule == {"max_bytes": 1}
+
+
+def test_a_line_in_an_alternative_form_is_normalised_not_forwarded(tmp_path: Path) -> None:
+    """One tag as a string is not forwarded as it is: the ordinary path sends a list."""
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b'{"email": "a@b.co", "tags": "t", "lifetime_value": 5.0}\n')
+    (chunk,) = list(RecordPipeline("subscribers", source=str(path)).chunks())
+    assert chunk.payloads == [b'{"email":"a@b.co","tags":["t"],"lifetime_value":5}']
