@@ -130,8 +130,8 @@ def print_rejects(rejects_dir: Path) -> None:
             reasons = "; ".join(r.get("message", str(r)) for r in entry.get("reasons", []))
             position = entry.get("position")
             where = f"position {position}"
-            if entry.get("location"):  # e.g. "subscribers.csv, CSV line 6"
-                where += f" ({entry['location']})"
+            if entry.get("location"):  # e.g. ".../subscribers.csv, CSV line 6"
+                where += f" ({str(entry['location']).replace(f'{REPO_ROOT}/', '')})"
             elif path.name.startswith(CSV_REJECT_SOURCES) and isinstance(position, int):
                 where += f" (CSV line {position + 2})"
             print(f"  {where}: {reasons}")
