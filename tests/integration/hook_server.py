@@ -31,6 +31,8 @@ class Reply:
     drop: bool = False
     close: bool = False
     """Send ``Connection: close`` and close after answering."""
+    trickle: float = 0.0
+    """Send the body one byte at a time, this many seconds apart (a slow-drip server)."""
 
 
 @dataclass
@@ -119,7 +121,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         self.end_headers()
         if payload and reply.status != 204:
-            self.wfile.write(payload)
+            if reply.trickle:
+                try:
+                    for i in range(len(payload)):
+                        self.wfile.write(payload[i : i + 1])
+                        self.wfile.flush()
+                        time.sleep(reply.trickle)
+                except OSError:  # the client gave up
+                    self.close_connection = True
+                    return
+            else:
+                self.wfile.write(payload)
         self.wfile.flush()
         self._last_done = time.monotonic()
 

@@ -57,6 +57,27 @@ class TestBaseUrl:
         with pytest.raises(DripConfigError, match="'drip_x'"):
             normalise_base_url(host, "drip_x")
 
+    @pytest.mark.parametrize(
+        "host",
+        [
+            "https://api.getdrip.com@evil.example",
+            "api.getdrip.com@evil.example",
+            "https://user:pw@api.getdrip.com",
+            "https://@api.getdrip.com",
+        ],
+    )
+    def test_user_info_is_refused(self, host):
+        with pytest.raises(DripConfigError, match=r"'drip_x'.*user info"):
+            normalise_base_url(host, "drip_x")
+
+    @pytest.mark.parametrize(
+        "host",
+        ["https://api.getdrip.com?x=1", "https://api.getdrip.com/#frag", "api.getdrip.com?"],
+    )
+    def test_query_and_fragment_are_refused(self, host):
+        with pytest.raises(DripConfigError, match=r"'drip_x'.*query or fragment"):
+            normalise_base_url(host, "drip_x")
+
     def test_loopback(self):
         assert is_loopback_host("LOCALHOST") and is_loopback_host("127.0.0.2")
         assert is_loopback_host("::1")
@@ -181,6 +202,41 @@ class TestFromConnection:
             port=8443,
         )
         assert DripConnectionSettings.from_connection(conn).base_url == "https://drip.acme:8443"
+
+    @pytest.mark.parametrize(
+        ("host", "expected"),
+        [
+            ("http://127.0.0.1", "http://127.0.0.1:8765"),
+            ("http://127.0.0.1/", "http://127.0.0.1:8765"),
+            ("https://drip.acme/api", "https://drip.acme:8765/api"),
+            ("http://[::1]", "http://[::1]:8765"),
+            ("http://127.0.0.1:8765", "http://127.0.0.1:8765"),
+        ],
+    )
+    def test_port_field_is_kept_with_a_scheme_in_host(self, host, expected):
+        conn = Connection(
+            conn_id="drip_c", conn_type="drip", login="1", password=TOKEN, host=host, port=8765
+        )
+        assert DripConnectionSettings.from_connection(conn).base_url == expected
+
+    def test_conflicting_ports_are_refused(self):
+        conn = Connection(
+            conn_id="drip_c",
+            conn_type="drip",
+            login="1",
+            password=TOKEN,
+            host="http://127.0.0.1:9000",
+            port=8765,
+        )
+        with pytest.raises(DripConfigError, match="port"):
+            DripConnectionSettings.from_connection(conn)
+
+    def test_host_without_scheme_stays_https(self):
+        assert settings("127.0.0.1:8765").base_url == "https://127.0.0.1:8765"
+
+    def test_attempt_deadline(self):
+        s = settings(extra={"timeout": [3, 20]})
+        assert s.attempt_deadline == 3 + 20 + 20
 
     def test_from_uri(self):
         conn = Connection.from_uri(f"drip://123:{TOKEN}@api.getdrip.com", conn_id="drip_uri")
