@@ -37,11 +37,11 @@ TYPE_NAMES = {
     NUMBER: "number",
     INTEGER: "integer",
     BOOLEAN: "boolean",
-    DATETIME: "ISO-8601 datetime",
+    DATETIME: "ISO-8601 date and time",
     EMAIL: "email address",
     URL: "absolute http(s) URL",
     SMS_NUMBER: "E.164 US number (`+1` and 10 digits)",
-    LIST_OF_STRINGS: "list of strings",
+    LIST_OF_STRINGS: "list of strings (one string is sent as a list of one)",
     OBJECT: "object",
     ITEMS: "list of objects",
 }
