@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -18,11 +18,13 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from airflow_provider_drip.exceptions import DripAPIError, DripError, DripRateLimitError
 from airflow_provider_drip.hooks.drip_async import DripAsyncHook
 from airflow_provider_drip.hooks.responses import RequestStatus
+from airflow_provider_drip.hooks.retry import seconds
 from airflow_provider_drip.hooks.settings import DripConnectionSettings
 from airflow_provider_drip.triggers.status_poll import (
-    PollRound,
     StatusTracker,
+    make_round,
     progress_line,
+    round_allowance,
     terminal_error_message,
 )
 
@@ -38,38 +40,50 @@ class DripRequestStatusTrigger(BaseTrigger):
 
     :param drip_conn_id: the ``drip`` connection; read inside the triggerer.
     :param request_ids: ids still to wait for, in submission order.
-    :param poll_interval: seconds between polling rounds.
+    :param poll_interval: time between polling rounds (a ``timedelta`` or seconds; durations
+        are kept as seconds, so the serialised kwargs stay plain JSON).
     :param already_completed: ids the sensor already saw completed (added to the counts).
     :param max_concurrency: status requests in flight at once.
     :param probe_window: end a round after this many consecutive still-waiting ids (``None``:
         check every pending id every round).
     :param max_retries: retries of one status request on 5xx / transport errors.
+    :param backoff_base: first backoff ceiling of those retries (``timedelta`` or seconds).
+    :param backoff_max: cap of one backoff sleep (``timedelta`` or seconds).
+    :param sample_batches: sample mode: the ids to check per batch, each batch's last id last
+        (see ``status_poll.SampleRound``); None checks every id in order.
+    :param max_requests_per_hour: pace status checks to this share of Drip's hourly budget.
     """
 
     def __init__(
         self,
         drip_conn_id: str,
         request_ids: Sequence[str],
-        poll_interval: float = 60.0,
+        poll_interval: float | timedelta = 60.0,
         already_completed: int = 0,
         max_concurrency: int = 8,
         probe_window: int | None = 16,
         max_retries: int = 5,
         backoff_base: float = 1.0,
         backoff_max: float = 60.0,
+        sample_batches: Sequence[Sequence[str]] | None = None,
+        max_requests_per_hour: float | None = None,
     ) -> None:
         super().__init__()
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
         self.drip_conn_id = drip_conn_id
         self.request_ids = [str(i) for i in request_ids]
-        self.poll_interval = float(poll_interval)
+        self.poll_interval = seconds(poll_interval, "poll_interval")
         self.already_completed = int(already_completed)
         self.max_concurrency = int(max_concurrency)
         self.probe_window = probe_window
         self.max_retries = int(max_retries)
-        self.backoff_base = float(backoff_base)
-        self.backoff_max = float(backoff_max)
+        self.backoff_base = seconds(backoff_base, "backoff_base")
+        self.backoff_max = seconds(backoff_max, "backoff_max")
+        self.sample_batches = (
+            None if sample_batches is None else [[str(i) for i in b] for b in sample_batches]
+        )
+        self.max_requests_per_hour = max_requests_per_hour
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Classpath and kwargs; only the connection id, never the token."""
@@ -85,6 +99,8 @@ class DripRequestStatusTrigger(BaseTrigger):
                 "max_retries": self.max_retries,
                 "backoff_base": self.backoff_base,
                 "backoff_max": self.backoff_max,
+                "sample_batches": self.sample_batches,
+                "max_requests_per_hour": self.max_requests_per_hour,
             },
         )
 
@@ -132,7 +148,13 @@ class DripRequestStatusTrigger(BaseTrigger):
             async with semaphore:
                 return await hook.get_request_status(request_id, max_rate_limit_wait=0)
 
-        rnd = PollRound(tracker.pending_ids(), self.max_concurrency, self.probe_window)
+        rnd = make_round(
+            tracker,
+            sample=self.sample_batches,
+            chunk_size=self.max_concurrency,
+            probe_window=self.probe_window,
+            limit=round_allowance(self.max_requests_per_hour, self.poll_interval),
+        )
         while chunk := rnd.next_chunk():
             results = await asyncio.gather(*(check(i) for i in chunk), return_exceptions=True)
             error = tracker.record_results(chunk, results)

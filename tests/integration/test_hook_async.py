@@ -124,3 +124,27 @@ def test_redirect_to_another_host_drops_credentials(server, make_async_hook):
         assert TOKEN not in forwarded.raw_head and BASIC not in forwarded.raw_head
     finally:
         other.stop()
+
+
+def test_durations_take_timedelta_or_seconds(server, make_async_hook):
+    from datetime import timedelta
+
+    from airflow_provider_drip.triggers.drip import DripRequestStatusTrigger
+
+    hook = DripAsyncHook(backoff_base=timedelta(milliseconds=500), backoff_max=timedelta(minutes=2))
+    assert (hook.retry_policy.backoff_base, hook.retry_policy.backoff_max) == (0.5, 120.0)
+    trigger = DripRequestStatusTrigger(
+        "drip_default",
+        ["a"],
+        poll_interval=timedelta(minutes=1),
+        backoff_base=timedelta(seconds=2),
+        backoff_max=30,
+    )
+    kwargs = trigger.serialize()[1]
+    assert (kwargs["poll_interval"], kwargs["backoff_base"], kwargs["backoff_max"]) == (
+        60.0,
+        2.0,
+        30.0,
+    )
+    with pytest.raises(ValueError, match="backoff_max"):
+        DripAsyncHook(backoff_max=timedelta(seconds=-1))

@@ -447,3 +447,18 @@ def test_idle_guard_avoids_an_ambiguous_outcome(server, make_hook):
     with pytest.raises(DripAmbiguousOutcomeError):
         unguarded.post_batch("events", REC)
     assert server.requests[-1].idle_dropped
+
+
+def test_durations_take_timedelta_or_seconds(server, make_hook, monkeypatch):
+    from airflow_provider_drip.hooks.drip import DripHook
+
+    hook = DripHook("drip_test", backoff_base=timedelta(milliseconds=10), backoff_max=0.05)
+    assert (hook.backoff_base, hook.backoff_max) == (0.01, 0.05)
+    with pytest.raises(TypeError, match="backoff_base"):
+        DripHook(backoff_base="1s")
+    server.script(Reply(429, RATE_LIMITED, {"Retry-After": "8"}), Reply(201, {}))
+    hook = make_hook()
+    slept: list[float] = []
+    hook._sleep = slept.append
+    hook.post_batch("events", REC, max_rate_limit_wait=timedelta(seconds=10))
+    assert slept == [8.0]
