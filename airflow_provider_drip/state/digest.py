@@ -112,7 +112,7 @@ def _present(value: Any) -> bool:
     if value is None:
         return False
     if isinstance(value, str):
-        return bool(value.strip())
+        return bool(value) and not value.isspace()
     if isinstance(value, (list, dict, tuple)):
         return bool(value)
     return True
@@ -123,14 +123,20 @@ class RecordDigester:
 
     def __init__(self, spec: KeySpec) -> None:
         self.spec = spec
+        self._alternatives = spec.alternatives
 
-    def key_material(self, record: Mapping[str, Any]) -> list[Any]:
-        """The fields that identify ``record``, named, so ``email`` and ``id`` alternatives with
-        the same value never share a key. Raises ``MissingKeyError``."""
-        for alt in self.spec.alternatives:
-            values = [record.get(f) for f in alt]
-            if all(_present(v) for v in values):
-                return [[f, v] for f, v in zip(alt, values, strict=True)]
+    def key_material(self, record: Mapping[str, Any]) -> tuple[tuple[str, ...], list[Any]]:
+        """The fields that identify ``record`` and their values. The names are part of the key,
+        so ``email`` and ``id`` alternatives with the same value never share a key. Raises
+        ``MissingKeyError``."""
+        get = record.get
+        for alt in self._alternatives:
+            values = [get(f) for f in alt]
+            for v in values:
+                if not _present(v):
+                    break
+            else:
+                return alt, values
         raise MissingKeyError(
             f"record has no usable key: needs non-empty {self.spec.describe()} "
             "to be tracked in changed mode"
@@ -141,10 +147,10 @@ class RecordDigester:
         if not isinstance(record, Mapping):
             raise MissingKeyError(f"record is a {type(record).__name__}, not an object")
         content = canonical_json(record)
-        if self.spec.whole_record:
-            key = _digest(content, _RECORD_KEY_PERSON)
-        else:
+        if self._alternatives:
             key = _digest(canonical_json(self.key_material(record)), _KEY_PERSON)
+        else:
+            key = _digest(content, _RECORD_KEY_PERSON)
         return RecordDigests(key, _digest(content, _CONTENT_PERSON))
 
 

@@ -105,6 +105,7 @@ class SyncState:
         self._seen = seen
         self._keys = keys
         self._contents = contents
+        self._index = columns.KeyIndex(keys)
         self._pending_keys = array("Q")
         self._pending_contents = array("Q")
         self._dirty = full_refresh  # a full refresh replaces the state even if nothing is sent
@@ -129,9 +130,11 @@ class SyncState:
 
     def classify(self, key: int, content: int) -> Verdict:
         """Compare a record's digests with what Drip last accepted for its key."""
-        keys = self._keys
-        i = bisect_left(keys, key)
-        if i < len(keys) and keys[i] == key:
+        index = self._index
+        p = key >> index.shift
+        hi = index.starts[p + 1]
+        i = bisect_left(self._keys, key, index.starts[p], hi)
+        if i < hi and self._keys[i] == key:
             return "unchanged" if self._contents[i] == content else "changed"
         return "new"
 
@@ -152,7 +155,12 @@ class SyncState:
         """
         if not self._dirty:
             return self.generation
+        # sort_unique consumes the queue (memory: a first run queues every key). Its result is
+        # the same queue, sorted and deduplicated, so it stays queued if the write fails. Only
+        # a failure inside the sort (MemoryError) loses queued pairs: those records would be
+        # sent again next run, never wrongly skipped.
         upd_k, upd_c = columns.sort_unique(self._pending_keys, self._pending_contents)
+        self._pending_keys, self._pending_contents = upd_k, upd_c
         new_k, new_c = columns.merge(self._keys, self._contents, upd_k, upd_c)
         del upd_k, upd_c
         writer_id = uuid.uuid4().bytes
@@ -183,6 +191,7 @@ class SyncState:
                 raise self._conflict("another commit overwrote this one")
         self._seen = _Seen(header.generation, writer_id)
         self._keys, self._contents = new_k, new_c
+        self._index = columns.KeyIndex(new_k)
         self._pending_keys, self._pending_contents = array("Q"), array("Q")
         self._dirty = False
         self.committed_at = now
@@ -194,6 +203,7 @@ class SyncState:
             removed = storage.remove(self.path)
         self._seen = None
         self._keys, self._contents = array("Q"), array("Q")
+        self._index = columns.KeyIndex(self._keys)
         self._pending_keys, self._pending_contents = array("Q"), array("Q")
         self._dirty = False
         return removed

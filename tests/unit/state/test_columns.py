@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import tracemalloc
 from array import array
 
 import pytest
@@ -23,9 +24,9 @@ def test_sort_unique_last_update_wins(monkeypatch, chunk, seed):
     monkeypatch.setattr(columns, "SORT_CHUNK", chunk)
     rnd = random.Random(seed)
     updates = [(rnd.randrange(200), rnd.getrandbits(64)) for _ in range(500)]
-    keys, contents = columns.sort_unique(
-        array("Q", (k for k, _ in updates)), array("Q", (c for _, c in updates))
-    )
+    in_k, in_c = array("Q", (k for k, _ in updates)), array("Q", (c for _, c in updates))
+    keys, contents = columns.sort_unique(in_k, in_c)
+    assert len(in_k) == len(in_c) == 0  # consumed
     model = _model_merge({}, updates)
     assert list(keys) == sorted(model)
     assert list(contents) == [model[k] for k in keys]
@@ -53,3 +54,35 @@ def test_find():
     keys = array("Q", [2, 5, 9, (1 << 64) - 1])
     assert [columns.find(keys, k) for k in (0, 2, 5, 6, 9, (1 << 64) - 1)] == [-1, 0, 1, -1, 2, 3]
     assert columns.find(array("Q"), 1) == -1
+
+
+@pytest.mark.parametrize("n", [0, 1, 31, 33, 1000, 70_000])
+def test_key_index_finds_every_key_and_nothing_else(n):
+    rnd = random.Random(n)
+    keys = array("Q", sorted({rnd.getrandbits(64) for _ in range(n)} | {0, (1 << 64) - 1}))
+    index = columns.KeyIndex(keys)
+    for i in range(0, len(keys), max(1, len(keys) // 500)):
+        assert index.find(keys[i]) == i
+    assert index.find(0) == 0 and index.find((1 << 64) - 1) == len(keys) - 1
+    for _ in range(500):
+        probe = rnd.getrandbits(64)
+        assert index.find(probe) == columns.find(keys, probe)
+    assert len(index.starts) - 1 <= max(1, len(keys) // 16)  # ~4 bytes per 32 keys
+
+
+def test_key_index_on_an_empty_column():
+    assert columns.KeyIndex(array("Q")).find(5) == -1
+
+
+def test_sorting_a_large_queue_needs_about_one_extra_copy():
+    n = 300_000
+    keys = array("Q", ((i * 0x9E3779B97F4A7C15) % (1 << 64) for i in range(n)))
+    contents = array("Q", range(n))
+    tracemalloc.start()
+    out_k, _ = columns.sort_unique(keys, contents)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert len(out_k) == n and list(out_k[:3]) == sorted(out_k[:3])
+    # sorted chunks (16 B/update) + the output (16 B/update) + one chunk's sort order. A dict
+    # or a sorted list of Python ints would need over 70 bytes per update.
+    assert peak < n * 16 * 2.6, f"sorting {n} updates peaked at {peak / 1e6:.1f} MB"
