@@ -26,17 +26,22 @@ from airflow_provider_drip.compat import AirflowFailException, conf
 from airflow_provider_drip.exceptions import DripError, DripRateLimitError
 from airflow_provider_drip.hooks.drip import DripHook
 from airflow_provider_drip.hooks.responses import RequestStatus
-from airflow_provider_drip.sensors.request_ids import normalise_request_ids
+from airflow_provider_drip.sensors.request_ids import normalise_request_id_batches
 from airflow_provider_drip.triggers.drip import DripRequestStatusTrigger
 from airflow_provider_drip.triggers.status_poll import (
-    PollRound,
+    DEFAULT_MAX_REQUESTS_PER_HOUR,
+    VERIFY_MODES,
     StatusTracker,
     decode_progress,
     encode_progress,
     failure_message,
     fingerprint,
+    make_round,
     progress_line,
+    round_allowance,
+    sample_batches,
     terminal_error_message,
+    verification_summary,
 )
 
 if TYPE_CHECKING:
@@ -81,9 +86,15 @@ class DripRequestStatusSensor(BaseSensorOperator):
         max_concurrency: int = 8,
         probe_window: int | None = 16,
         poke_interval: timedelta | float = 60,
+        verify: str = "sample",
+        max_requests_per_hour: float | None = DEFAULT_MAX_REQUESTS_PER_HOUR,
         **kwargs: Any,
     ) -> None:
         super().__init__(poke_interval=poke_interval, **kwargs)
+        if verify not in VERIFY_MODES:
+            raise ValueError(f"verify must be one of {VERIFY_MODES}, got {verify!r}")
+        if max_requests_per_hour is not None and max_requests_per_hour <= 0:
+            raise ValueError("max_requests_per_hour must be positive, or None for no pacing")
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
         if probe_window is not None and probe_window < 1:
@@ -93,6 +104,11 @@ class DripRequestStatusSensor(BaseSensorOperator):
         self.deferrable = deferrable
         self.max_concurrency = max_concurrency
         self.probe_window = probe_window
+        self.verify = verify
+        self.max_requests_per_hour = max_requests_per_hour
+        self._sample: list[list[str]] | None = None
+        """Sample mode: the ids checked, per batch, each batch's last id last."""
+        self._total_ids = 0
         self._tracker: StatusTracker | None = None
         self._saved_completed = -1
 
@@ -124,6 +140,8 @@ class DripRequestStatusSensor(BaseSensorOperator):
                 already_completed=len(tracker.completed),
                 max_concurrency=self.max_concurrency,
                 probe_window=self.probe_window,
+                sample_batches=self._pending_sample(tracker),
+                max_requests_per_hour=self.max_requests_per_hour,
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout),
@@ -137,7 +155,7 @@ class DripRequestStatusSensor(BaseSensorOperator):
         summary = event.get("summary") or {}
         if status == "success":
             self.log.info("All Drip requests completed: %s", progress_line(summary))
-            return summary
+            return self._with_coverage(summary)
         if status == "failed":
             raise AirflowFailException(str(event.get("message") or failure_message(summary)))
         message = str(event.get("message") or f"DripRequestStatusTrigger event: {event!r}")
@@ -162,13 +180,30 @@ class DripRequestStatusSensor(BaseSensorOperator):
             tracker.checks - checks_before,
         )
         if tracker.done:
-            return PokeReturnValue(is_done=True, xcom_value=summary)
+            return PokeReturnValue(is_done=True, xcom_value=self._with_coverage(summary))
         return False
 
     # ------------------------------------------------------------------ helpers
 
+    def _with_coverage(self, summary: dict[str, Any]) -> dict[str, Any]:
+        """Sample mode says how many ids exist and how many were checked (``verify="all"``
+        keeps the summary it always had: every id was checked)."""
+        if self._sample is None:
+            return summary
+        checked = sum(len(b) for b in self._sample)
+        coverage = verification_summary(self._total_ids, checked, "sample")
+        if coverage["ids_unverified"]:
+            self.log.info("Sample mode: %s", coverage["verification"])
+        return {**summary, **coverage}
+
+    def _pending_sample(self, tracker: StatusTracker) -> list[list[str]] | None:
+        if self._sample is None:
+            return None
+        pending = [[i for i in batch if not tracker.is_terminal(i)] for batch in self._sample]
+        return [batch for batch in pending if batch]
+
     def _succeed(self, tracker: StatusTracker) -> dict[str, Any]:
-        summary = tracker.summary()
+        summary = self._with_coverage(tracker.summary())
         if not tracker.request_ids:
             self.log.info("No Drip request ids to wait for; nothing to do")
         else:
@@ -177,7 +212,20 @@ class DripRequestStatusSensor(BaseSensorOperator):
 
     def _load_tracker(self, context: Context) -> StatusTracker:
         """The tracker for the rendered ids, with progress from memory or the task state store."""
-        ids = normalise_request_ids(self.request_ids)
+        batches, boundaries_known = normalise_request_id_batches(self.request_ids)
+        self._total_ids = sum(len(b) for b in batches)
+        if self.verify == "sample":
+            if not boundaries_known and self._total_ids:
+                self.log.warning(
+                    "verify='sample' without batch boundaries (request_ids is a plain list, not "
+                    "an operator summary): the list is treated as one batch, so its last id and "
+                    "a spread are checked"
+                )
+            self._sample = sample_batches(batches)
+            ids = [i for batch in self._sample for i in batch]
+        else:
+            self._sample = None
+            ids = [i for batch in batches for i in batch]
         if self._tracker is not None and self._tracker.request_ids == ids:
             return self._tracker
         tracker = StatusTracker(ids)
@@ -216,7 +264,13 @@ class DripRequestStatusSensor(BaseSensorOperator):
         """Check pending ids in order, a few at a time, until the round ends or Drip pushes back."""
         hook = self.hook
         hook.settings  # noqa: B018 - resolve the connection once, before threads share the hook
-        rnd = PollRound(tracker.pending_ids(), self.max_concurrency, self.probe_window)
+        rnd = make_round(
+            tracker,
+            sample=self._sample,
+            chunk_size=self.max_concurrency,
+            probe_window=self.probe_window,
+            limit=round_allowance(self.max_requests_per_hour, self.poke_interval),
+        )
         with ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="drip-status") as pool:
             while chunk := rnd.next_chunk():
                 results = list(pool.map(self._fetch, chunk))

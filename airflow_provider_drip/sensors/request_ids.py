@@ -102,3 +102,44 @@ def _append_id(item: str | int, out: list[str]) -> None:
     if not text:
         raise DripConfigError("request_ids contains an empty id")
     out.append(text)
+
+
+def normalise_request_id_batches(value: Any) -> tuple[list[list[str]], bool]:
+    """The ids split into the batches Drip accepted them in, and whether the split is known.
+
+    An operator summary carries ``request_id_batches`` (ids per accepted batch); a mapped
+    operator's summaries give one split each. Anything else (a plain list) is one batch of
+    unknown boundaries. Duplicates are dropped, keeping each id's first batch.
+    """
+    parsed = value
+    if isinstance(parsed, bytes):
+        parsed = parsed.decode()
+    if isinstance(parsed, str) and parsed.strip()[:1] in ("[", "{"):
+        parsed = _parse_literal(parsed.strip())
+    summaries = [parsed] if isinstance(parsed, Mapping) else parsed
+    if (
+        isinstance(summaries, Iterable)
+        and not isinstance(summaries, (str, bytes, Mapping))
+        and summaries
+        and all(isinstance(s, Mapping) and "request_id_batches" in s for s in summaries)
+    ):
+        seen: set[str] = set()
+        batches: list[list[str]] = []
+        for summary in summaries:
+            sizes = summary["request_id_batches"]
+            if not isinstance(sizes, list) or sum(sizes) != len(summary["request_ids"]):
+                raise DripConfigError(
+                    "request_ids: an operator summary's request_id_batches does not add up to "
+                    "its request_ids; pass the summary unchanged"
+                )
+            position = 0
+            for size in sizes:
+                chunk = [str(i).strip() for i in summary["request_ids"][position : position + size]]
+                position += size
+                batch = [i for i in chunk if i not in seen]
+                seen.update(batch)
+                if batch:
+                    batches.append(batch)
+        return batches, True
+    ids = normalise_request_ids(value)
+    return ([ids] if ids else []), False

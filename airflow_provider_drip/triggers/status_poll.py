@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +45,9 @@ class StatusTracker:
     not_found: list[str] = field(default_factory=list)
     checks: int = 0
     """Status requests answered (for progress logs and measurements)."""
+
+    def is_terminal(self, request_id: str) -> bool:
+        return request_id in self.completed or request_id in self.failed
 
     def pending_ids(self) -> list[str]:
         """Ids not yet seen in a terminal status, in submission order."""
@@ -124,7 +127,13 @@ class PollRound:
     With ``probe_window=None`` every pending id is checked every round.
     """
 
-    def __init__(self, pending: Sequence[str], chunk_size: int, probe_window: int | None) -> None:
+    def __init__(
+        self,
+        pending: Sequence[str],
+        chunk_size: int,
+        probe_window: int | None,
+        limit: int | None = None,
+    ) -> None:
         if chunk_size < 1:
             raise ValueError("chunk_size must be at least 1")
         if probe_window is not None and probe_window < 1:
@@ -135,13 +144,18 @@ class PollRound:
         self._window = probe_window
         self._next = 0
         self._waiting_run = 0
+        self._left = limit
+        """Ids this round may still hand out (the request budget); None: no cap."""
 
     def next_chunk(self) -> list[str]:
         """The next ids to check, or ``[]`` when the round is over."""
         if self._window is not None and self._waiting_run >= self._window:
             return []
-        chunk = self._pending[self._next : self._next + self._chunk_size]
+        size = self._chunk_size if self._left is None else min(self._chunk_size, self._left)
+        chunk = self._pending[self._next : self._next + size]
         self._next += len(chunk)
+        if self._left is not None:
+            self._left -= len(chunk)
         return chunk
 
     def observe(self, terminal: bool) -> None:
@@ -276,3 +290,132 @@ def terminal_error_message(
             )
         )
     return "\n".join(messages) or None
+
+
+# ---------------------------------------------------------------------------- sample mode
+
+VERIFY_MODES = ("all", "sample")
+
+SAMPLE_EVERY = 25
+"""Sample mode checks every 25th id of a batch (4%) besides the batch's last id."""
+CHECK_ALL_UP_TO = 100
+"""At or below this many ids, sample mode checks them all: a full check costs little."""
+DEFAULT_MAX_REQUESTS_PER_HOUR = 600
+"""The sensor's default share of Drip's 3,600 non-batch requests per hour per account (a sixth),
+so the account's other API users are not starved while a big sync is confirmed."""
+
+
+def sample_batches(batches: Sequence[Sequence[str]]) -> list[list[str]]:
+    """The ids sample mode checks, per batch, each batch's last id last.
+
+    Drip processes a batch in order, so the last id reaching a terminal status proves the batch
+    was processed; a deterministic spread (every ``SAMPLE_EVERY``-th id) looks for failures
+    inside it. Deterministic, so a reschedule or retry checks the same ids.
+    """
+    if sum(len(b) for b in batches) <= CHECK_ALL_UP_TO:
+        return [list(b) for b in batches if b]
+    sampled = []
+    offset = SAMPLE_EVERY // 2
+    for batch in batches:
+        if not batch:
+            continue
+        spread = [rid for i, rid in enumerate(batch[:-1]) if i % SAMPLE_EVERY == offset]
+        sampled.append([*spread, batch[-1]])
+    return sampled
+
+
+class SampleRound:
+    """A polling round in sample mode: batch by batch, in order.
+
+    For the first batch not yet proven, its last id is checked alone; if it is still waiting the
+    round ends (the batches behind it are waiting too, and a check costs budget). Once it is
+    terminal, the batch's other sampled ids are checked, then the next batch. Same interface as
+    ``PollRound``; ``limit`` caps the ids handed out in this round (the request budget).
+    """
+
+    def __init__(
+        self,
+        batches: Sequence[Sequence[str]],
+        is_terminal: Callable[[str], bool],
+        chunk_size: int,
+        limit: int | None = None,
+    ) -> None:
+        self._batches = [list(b) for b in batches if b]
+        self._is_terminal = is_terminal
+        self._chunk_size = max(1, chunk_size)
+        self._left = limit
+        self._index = 0
+        self._queue: list[str] = []
+        self._asked_last = False
+
+    def next_chunk(self) -> list[str]:
+        while self._left is None or self._left > 0:
+            if self._queue:
+                return self._take(self._queue)
+            if self._index >= len(self._batches):
+                return []
+            batch = self._batches[self._index]
+            if not self._is_terminal(batch[-1]):
+                if self._asked_last:  # checked this round and still waiting: stop here
+                    return []
+                self._asked_last = True
+                return self._take([batch[-1]])
+            # the last id is terminal, so the batch was processed: check its sample once
+            self._queue = [rid for rid in batch[:-1] if not self._is_terminal(rid)]
+            self._index += 1
+            self._asked_last = False
+        return []
+
+    def _take(self, ids: list[str]) -> list[str]:
+        size = self._chunk_size if self._left is None else min(self._chunk_size, self._left)
+        chunk, ids[:] = ids[:size], ids[size:]
+        if self._left is not None:
+            self._left -= len(chunk)
+        return chunk
+
+    def observe_results(self, results: Iterable[RequestStatus | BaseException]) -> None:
+        """Nothing to learn beyond what the tracker records (``is_terminal`` reads it)."""
+
+
+def round_allowance(max_requests_per_hour: float | None, seconds: float) -> int | None:
+    """Status checks one round may make: the budget's share of ``seconds`` (at least one).
+
+    Every mode polls in rounds ``poke_interval`` apart, so pacing each round to its share of the
+    hourly budget paces poke, reschedule and deferrable waits alike.
+    """
+    if not max_requests_per_hour:
+        return None
+    return max(1, int(max_requests_per_hour * max(seconds, 0.0) / 3600.0))
+
+
+def make_round(
+    tracker: StatusTracker,
+    *,
+    sample: Sequence[Sequence[str]] | None,
+    chunk_size: int,
+    probe_window: int | None,
+    limit: int | None,
+) -> PollRound | SampleRound:
+    """The round for this mode: every pending id in order, or sample mode's batch walk."""
+    if sample is None:
+        return PollRound(tracker.pending_ids(), chunk_size, probe_window, limit)
+    return SampleRound(sample, tracker.is_terminal, chunk_size, limit)
+
+
+def verification_summary(total_ids: int, checked_ids: int, mode: str) -> dict[str, Any]:
+    """What the sensor's summary says about coverage: how many ids exist, how many were
+    checked, and that the rest were not verified one by one."""
+    unverified = total_ids - checked_ids
+    return {
+        "verify": mode,
+        "ids_total": total_ids,
+        "ids_checked": checked_ids,
+        "ids_unverified": unverified,
+        "verification": (
+            "every id checked"
+            if unverified == 0
+            else f"{unverified:,} ids not checked one by one: each batch's last id completing "
+            "proves Drip processed the batch, but a failure of an unchecked record in it would "
+            "go unseen"
+        ),
+    }

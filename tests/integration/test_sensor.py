@@ -40,6 +40,9 @@ def status_checks(emulator) -> int:
 def sensor(**kwargs: Any) -> DripRequestStatusSensor:
     kwargs.setdefault("poke_interval", 0.05)
     kwargs.setdefault("timeout", 20)
+    # these tests pin the every-id polling logic; sample mode and pacing have their own
+    kwargs.setdefault("verify", "all")
+    kwargs.setdefault("max_requests_per_hour", None)
     return DripRequestStatusSensor(task_id="wait_for_drip", **kwargs)
 
 

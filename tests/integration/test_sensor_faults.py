@@ -105,14 +105,24 @@ def test_poke_stops_at_a_long_429_and_keeps_progress_for_the_next_poke(server):
     )
     store = TaskStateStore()
     sensor = DripRequestStatusSensor(
-        task_id="w", request_ids=["a", "b"], max_concurrency=1, probe_window=None
+        task_id="w",
+        request_ids=["a", "b"],
+        max_concurrency=1,
+        probe_window=None,
+        verify="all",
+        max_requests_per_hour=None,
     )
     started = time.monotonic()
     assert sensor.poke(make_context(store)) is False
     assert time.monotonic() - started < 5  # did not sleep for an hour in the worker
     assert store.writes == 1  # "a" completed was saved before giving up the round
     fresh = DripRequestStatusSensor(
-        task_id="w", request_ids=["a", "b"], max_concurrency=1, probe_window=None
+        task_id="w",
+        request_ids=["a", "b"],
+        max_concurrency=1,
+        probe_window=None,
+        verify="all",
+        max_requests_per_hour=None,
     )
     result = fresh.poke(make_context(store))
     assert result.is_done and result.xcom_value["completed"] == 2

@@ -44,6 +44,8 @@ def trigger(ids: list[str], **kwargs: Any) -> DripRequestStatusTrigger:
 def deferrable_sensor(**kwargs: Any) -> DripRequestStatusSensor:
     kwargs.setdefault("poke_interval", 0.05)
     kwargs.setdefault("timeout", 20)
+    kwargs.setdefault("verify", "all")
+    kwargs.setdefault("max_requests_per_hour", None)
     return DripRequestStatusSensor(task_id="wait_for_drip", deferrable=True, **kwargs)
 
 
@@ -180,7 +182,12 @@ def test_deferred_failure_has_the_same_message_as_the_poke_path(emulator):
     ids = send_orders(9, fail=(0, 5))
     with pytest.raises(AirflowFailException) as sync_info:
         DripRequestStatusSensor(
-            task_id="sync", request_ids=ids, poke_interval=0.05, timeout=20
+            task_id="sync",
+            request_ids=ids,
+            poke_interval=0.05,
+            timeout=20,
+            verify="all",
+            max_requests_per_hour=None,
         ).execute(make_context())
     emulator.control.reset()
     emulator.control.configure(status_polls=1, rate_limit=0)
@@ -200,7 +207,12 @@ def test_deferred_404_has_the_same_message_as_the_poke_path(emulator):
     emulator.control.configure(status_endpoint=False)
     with pytest.raises(AirflowFailException) as sync_info:
         DripRequestStatusSensor(
-            task_id="sync", request_ids=ids, poke_interval=0.05, timeout=20
+            task_id="sync",
+            request_ids=ids,
+            poke_interval=0.05,
+            timeout=20,
+            verify="all",
+            max_requests_per_hour=None,
         ).execute(make_context())
     (event,) = run_trigger(trigger(ids))
     with pytest.raises(AirflowFailException) as deferred_info:

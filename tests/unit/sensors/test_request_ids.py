@@ -71,3 +71,24 @@ def test_bad_inputs_raise_config_errors(value, needle):
 def test_lazy_sequence_like_iterables_are_accepted():
     assert normalise_request_ids(iter(["a", "b"])) == ["a", "b"]
     assert normalise_request_ids(x for x in ["c", "c"]) == ["c"]
+
+
+def test_batches_come_from_an_operator_summary_and_plain_lists_are_one_batch():
+    from airflow_provider_drip.sensors.request_ids import normalise_request_id_batches
+
+    summary = {"request_ids": ["a", "b", "c"], "request_id_batches": [2, 1]}
+    assert normalise_request_id_batches(summary) == ([["a", "b"], ["c"]], True)
+    mapped = [summary, {"request_ids": ["d"], "request_id_batches": [1]}]
+    assert normalise_request_id_batches(mapped) == ([["a", "b"], ["c"], ["d"]], True)
+    assert normalise_request_id_batches(["a", "b"]) == ([["a", "b"]], False)
+    assert normalise_request_id_batches(str(summary)) == ([["a", "b"], ["c"]], True)
+
+
+def test_batches_that_do_not_add_up_are_refused():
+    import pytest
+
+    from airflow_provider_drip.exceptions import DripConfigError
+    from airflow_provider_drip.sensors.request_ids import normalise_request_id_batches
+
+    with pytest.raises(DripConfigError, match="does not add up"):
+        normalise_request_id_batches({"request_ids": ["a"], "request_id_batches": [2]})

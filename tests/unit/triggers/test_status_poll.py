@@ -199,3 +199,54 @@ def test_progress_for_a_different_id_list_is_ignored():
     assert decode_progress(["a", "b", "c"], stored) == {"a"}
     broken = dict(stored, completed_bitmap="!!!")
     assert decode_progress(["a", "b", "c"], broken) == set()
+
+
+# ---------------------------------------------------------------------------- sample mode
+
+
+def test_sample_of_20_batches_of_1000_checks_every_last_id_and_4_percent():
+    from airflow_provider_drip.triggers.status_poll import sample_batches
+
+    batches = [[f"b{b}-{i}" for i in range(1000)] for b in range(20)]
+    sample = sample_batches(batches)
+    assert [s[-1] for s in sample] == [b[-1] for b in batches]
+    assert sum(len(s) for s in sample) == 20 * 41
+    assert sample == sample_batches(batches)  # deterministic
+
+
+def test_small_sets_are_checked_in_full_even_in_sample_mode():
+    from airflow_provider_drip.triggers.status_poll import sample_batches
+
+    batches = [["a", "b", "c"], ["d"]]
+    assert sample_batches(batches) == batches
+
+
+def test_sample_round_waits_on_a_batch_last_id_before_its_others():
+    from airflow_provider_drip.triggers.status_poll import SampleRound
+
+    done: set[str] = set()
+    batches = [["a1", "a2", "a-last"], ["b1", "b-last"]]
+    rnd = SampleRound(batches, done.__contains__, chunk_size=8)
+    assert rnd.next_chunk() == ["a-last"]
+    assert rnd.next_chunk() == []  # still waiting: the round ends, costing one check
+    done.add("a-last")
+    rnd = SampleRound(batches, done.__contains__, chunk_size=8)
+    assert rnd.next_chunk() == ["a1", "a2"]
+    assert rnd.next_chunk() == ["b-last"]
+    assert rnd.next_chunk() == []
+
+
+def test_rounds_stop_at_the_request_budget():
+    from airflow_provider_drip.triggers.status_poll import (
+        PollRound,
+        SampleRound,
+        round_allowance,
+    )
+
+    assert round_allowance(600, 60) == 10 and round_allowance(600, 0.05) == 1
+    assert round_allowance(None, 60) is None
+    rnd = PollRound([str(i) for i in range(50)], chunk_size=8, probe_window=None, limit=10)
+    assert [len(c) for c in iter(rnd.next_chunk, [])] == [8, 2]
+    done = {"x-last"}
+    sample = SampleRound([["x1", "x2", "x3", "x-last"]], done.__contains__, 8, limit=2)
+    assert sample.next_chunk() == ["x1", "x2"] and sample.next_chunk() == []
