@@ -35,7 +35,7 @@ class KeyIndex:
             bits += 1
         self.keys = keys
         self.shift = 64 - bits
-        starts = array("L", [0]) * ((1 << bits) + 1)
+        starts = array("I", [0]) * ((1 << bits) + 1)
         lo = 0
         for p in range(1, 1 << bits):
             lo = starts[p] = bisect_left(keys, p << self.shift, lo)

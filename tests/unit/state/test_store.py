@@ -318,3 +318,14 @@ def test_100k_keys_size_memory_and_lookup_speed(tmp_path):
     assert verdicts == ["unchanged"] * len(probes)
     assert loaded.classify(1, 1) == "new"
     assert elapsed < 2.0, f"{len(probes)} lookups took {elapsed:.2f}s"
+
+
+def test_file_uri_and_object_storage_path_reach_the_same_state(tmp_path):
+    from airflow.sdk import ObjectStoragePath
+
+    by_uri = SyncStateStore.open(f"file://{tmp_path}", ACCT, RES, KEY)
+    by_uri.mark_accepted(_pairs(3))
+    by_uri.commit()
+    by_path = SyncStateStore.open(ObjectStoragePath(str(tmp_path)), ACCT, RES, KEY)
+    assert by_path.count == 3 and by_path.generation == 1
+    assert _open(tmp_path).count == 3
