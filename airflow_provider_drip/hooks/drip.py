@@ -18,6 +18,7 @@ the retry rules Drip's budget demands (50 batch requests per hour per account):
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import random
@@ -65,6 +66,10 @@ from airflow_provider_drip.resources import (
     BatchResource,
     get_resource,
 )
+
+GZIP_LEVEL = 5
+"""Compression level of gzipped batches: most of level 9's ratio on JSON at a fraction of the
+CPU time (the sync loop prepares the next batch while one is in flight)."""
 
 
 def mask_settings(settings: DripConnectionSettings) -> None:
@@ -278,6 +283,8 @@ class DripHook(BaseHook):
         res = resource if isinstance(resource, BatchResource) else get_resource(resource)
         payload, count = self._batch_body(res, records, body, record_count)
         url = self.settings.url(res.path(self.account_id))
+        if self.settings.gzip_requests:
+            payload = gzip.compress(payload, compresslevel=GZIP_LEVEL, mtime=0)
         outcome = self._send(
             "POST",
             url,
@@ -493,6 +500,12 @@ class DripHook(BaseHook):
             raise exchange.retries_exhausted(where, attempts, self.max_retries, err.cause) from None
         return _Outcome(answer, attempts, budget.waited)
 
+    def _body_headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "application/json"}
+        if self.settings.gzip_requests:
+            headers["Content-Encoding"] = "gzip"
+        return headers
+
     def _exchange(
         self, method: str, url: str, body: bytes | None, allow_redirects: bool, sent_at: float
     ) -> Answer:
@@ -502,7 +515,7 @@ class DripHook(BaseHook):
             method,
             url,
             data=body,
-            headers={"Content-Type": "application/json"} if body is not None else None,
+            headers=self._body_headers() if body is not None else None,
             timeout=(settings.connect_timeout, settings.read_timeout),
             allow_redirects=allow_redirects,
             stream=True,

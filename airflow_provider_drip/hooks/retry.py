@@ -14,7 +14,7 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -86,8 +86,8 @@ class RateLimitWait(Exception):
 class _Run:
     """Per-request counters the tenacity callbacks share (429 waits are not retries)."""
 
-    retries: int = 0
-    failures: int = field(default=0)
+    failures: int = 0
+    """Transient failures so far; the next backoff is for retry number ``failures``."""
 
     def after(self, state: RetryCallState) -> None:
         if isinstance(_exception(state), TransientFailure):

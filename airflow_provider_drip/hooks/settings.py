@@ -125,6 +125,8 @@ class DripConnectionSettings:
     request_status_path: str = DEFAULT_REQUEST_STATUS_PATH
     rate_limit_wait_seconds: float = DEFAULT_RATE_LIMIT_WAIT_SECONDS
     gzip_requests: bool = False
+    """Gzip POST bodies (``Content-Encoding: gzip``), as Drip's own Python client does: batches
+    of 1,000 records shrink ~5-10x on the wire, for a few ms of CPU per batch."""
 
     @classmethod
     def from_fields(
@@ -181,6 +183,7 @@ class DripConnectionSettings:
                 options.get("request_status_path") or DEFAULT_REQUEST_STATUS_PATH
             ),
             rate_limit_wait_seconds=wait,
+            gzip_requests=_flag(options.get("gzip_requests"), "gzip_requests", conn_id),
         )
 
     @classmethod
@@ -249,6 +252,18 @@ class DripConnectionSettings:
     @property
     def api_host(self) -> str:
         return urlsplit(self.base_url).hostname or ""
+
+
+def _flag(value: Any, name: str, conn_id: str) -> bool:
+    """A boolean extra: JSON true/false, or the strings "true"/"false" (UI forms send text);
+    null or an empty string mean unset (false)."""
+    if value is None or value == "":
+        return False
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise DripConfigError(f"Connection {conn_id!r}: extra {name!r} must be true or false")
 
 
 def _with_port(host: str, port: int, conn_id: str) -> str:

@@ -327,3 +327,24 @@ def test_no_proxy_environment_bypasses_the_proxy(server, make_hook, monkeypatch)
     server.default = Reply(201, {})
     make_hook().post_batch("subscribers", [REC])
     assert server.requests[0].request_line.startswith("POST /v2/")
+
+
+def test_gzip_requests_extra_compresses_batches(server, make_hook):
+    import gzip
+
+    server.script(Reply(201, {}), Reply(200, {"accounts": []}))
+    hook = make_hook(gzip_requests=True)
+    hook.post_batch("subscribers", [REC])
+    hook.list_accounts()
+    batch, read = server.requests
+    assert batch.header("Content-Encoding") == "gzip"
+    assert gzip.decompress(batch.body) == WIRE["subscribers"][1]
+    assert batch.header("Content-Length") == str(len(batch.body))
+    assert read.header("Content-Encoding") is None  # GETs carry no body
+
+
+def test_batches_are_not_gzipped_by_default(server, make_hook):
+    server.script(Reply(201, {}))
+    make_hook().post_batch("subscribers", [REC])
+    assert server.requests[0].header("Content-Encoding") is None
+    assert server.requests[0].body == WIRE["subscribers"][1]

@@ -157,6 +157,19 @@ class TestExtra:
         with pytest.raises(DripConfigError, match="rate_limit_wait_seconds"):
             settings(extra={"rate_limit_wait_seconds": "an hour"})
 
+    @pytest.mark.parametrize(
+        ("value", "expected"),
+        [(None, False), ("", False), (True, True), ("true", True), ("False", False)],
+    )
+    def test_gzip_requests(self, value, expected):
+        extra = {} if value is None else {"gzip_requests": value}
+        assert settings(extra=extra).gzip_requests is expected
+
+    @pytest.mark.parametrize("value", ["yes", 1, [True]])
+    def test_bad_gzip_requests(self, value):
+        with pytest.raises(DripConfigError, match="gzip_requests"):
+            settings(extra={"gzip_requests": value})
+
     def test_request_status_path(self):
         s = settings("https://api.getdrip.com")
         assert s.request_status_path == DEFAULT_REQUEST_STATUS_PATH
