@@ -22,9 +22,16 @@ from airflow_provider_drip.state.errors import (
     SyncStateError,
 )
 from airflow_provider_drip.state.paths import default_state_path
-from airflow_provider_drip.state.store import StateInfo, SyncState, SyncStateStore, Verdict
+from airflow_provider_drip.state.store import (
+    ChangeState,
+    StateInfo,
+    SyncState,
+    SyncStateStore,
+    Verdict,
+)
 
 __all__ = [
+    "ChangeState",
     "KeySpec",
     "MissingKeyError",
     "ObjectStorageCheckpoint",

@@ -32,7 +32,7 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from airflow.sdk import ObjectStoragePath
 
@@ -82,8 +82,16 @@ class StateInfo:
         return self.size_bytes / self.count if self.count else None
 
 
+class ChangeState(Protocol):
+    """What a changed-mode sync needs from its state: the seam for fakes in loop tests."""
+
+    def classify(self, key: int, content: int) -> Verdict: ...
+    def mark_accepted(self, pairs: Iterable[tuple[int, int]]) -> None: ...
+    def commit(self) -> int: ...
+
+
 class SyncState:
-    """One open state. Not thread-safe; one per sync."""
+    """One open state (a ``ChangeState``). Not thread-safe; one per sync."""
 
     def __init__(
         self,

@@ -329,3 +329,11 @@ def test_file_uri_and_object_storage_path_reach_the_same_state(tmp_path):
     by_path = SyncStateStore.open(ObjectStoragePath(str(tmp_path)), ACCT, RES, KEY)
     assert by_path.count == 3 and by_path.generation == 1
     assert _open(tmp_path).count == 3
+
+
+def test_sync_state_satisfies_the_change_state_seam(tmp_path):
+    from airflow_provider_drip.state import ChangeState
+
+    state: ChangeState = _open(tmp_path)  # checked by type checkers; the calls below at runtime
+    state.mark_accepted([(1, 2)])
+    assert state.commit() == 1 and state.classify(1, 2) == "unchanged"
