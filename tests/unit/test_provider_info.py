@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -17,6 +18,8 @@ from pathlib import Path
 import airflow
 import jsonschema
 import pytest
+import tomllib
+from packaging.requirements import Requirement
 
 from airflow_provider_drip.version import __version__
 
@@ -113,3 +116,16 @@ def test_cli_lists_provider_and_connection_type(tmp_path):
     assert drip["conn_id_attribute_name"] == "drip_conn_id"
     assert drip["package_name"] == "airflow-provider-drip"
     assert drip["hook_name"] == "Drip"
+
+
+def test_declared_airflow_floor_is_the_one_ci_tests() -> None:
+    """pyproject's ``apache-airflow>=X`` is exactly the Airflow pinned for ``make test-compat``."""
+    root = Path(__file__).resolve().parents[2]
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    (req,) = [r for r in map(Requirement, project["dependencies"]) if r.name == "apache-airflow"]
+    (floor,) = [spec.version for spec in req.specifier if spec.operator == ">="]
+    major_minor = ".".join(floor.split(".")[:2])
+    pins = (root / f"constraints-airflow-{major_minor}.txt").read_text()
+    assert re.search(rf"^apache-airflow=={re.escape(floor)}$", pins, re.MULTILINE), floor
+    makefile = (root / "Makefile").read_text()
+    assert re.search(rf"^AIRFLOW_FLOOR := {re.escape(floor)}$", makefile, re.MULTILINE)
