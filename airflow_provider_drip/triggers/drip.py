@@ -63,8 +63,8 @@ class DripRequestStatusTrigger(BaseTrigger):
         max_concurrency: int = 8,
         probe_window: int | None = 16,
         max_retries: int = 5,
-        backoff_base: float = 1.0,
-        backoff_max: float = 60.0,
+        backoff_base: float | timedelta = 1.0,
+        backoff_max: float | timedelta = 60.0,
         sample_batches: Sequence[Sequence[str]] | None = None,
         max_requests_per_hour: float | None = None,
     ) -> None:
