@@ -11,16 +11,13 @@ filtered or deduplicated in between are covered by the earlier chunk's range.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
-import fsspec
 import msgspec
 
 from airflow_provider_drip.records.errors import InvalidRecordError, Violation
@@ -32,6 +29,7 @@ from airflow_provider_drip.records.mapping import (
     compile_row_plan,
     row_targets,
 )
+from airflow_provider_drip.records.rejects import RejectsWriter, check_rejects_path
 from airflow_provider_drip.records.sources import (
     CsvRow,
     FileSource,
@@ -76,16 +74,7 @@ def _enc_hook(obj: Any) -> Any:
     raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
 
 
-def _rejects_hook(obj: Any) -> Any:
-    if isinstance(obj, date):
-        return obj.isoformat()
-    if isinstance(obj, Mapping):
-        return dict(obj)
-    return repr(obj)
-
-
 _ENCODER = msgspec.json.Encoder(decimal_format="number", enc_hook=_enc_hook)
-_REJECTS_ENCODER = msgspec.json.Encoder(decimal_format="number", enc_hook=_rejects_hook)
 _FILTERED = object()
 
 RowPlan = tuple[
@@ -162,37 +151,6 @@ class PreflightReport:
         return asdict(self)  # fields in order; the dict and lists are copies
 
 
-class _RejectsWriter:
-    """JSON Lines file of rejected records, rewritten from scratch on every pass."""
-
-    def __init__(self, path: Any) -> None:
-        if hasattr(path, "open") and not isinstance(path, str):
-            with contextlib.suppress(Exception):  # object stores have no directories
-                path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = path.open("wb")
-        else:
-            self._file = fsspec.open(os.fspath(path), "wb", auto_mkdir=True).open()
-        self._encode = _REJECTS_ENCODER.encode
-
-    def write(
-        self, position: int, raw: Any, violations: list[Violation], location: str | None
-    ) -> None:
-        line: dict[str, Any] = {"position": position}
-        if location:
-            line["location"] = location
-        line["record"] = raw
-        line["reasons"] = [v.as_dict() for v in violations]
-        try:
-            data = self._encode(line)
-        except (TypeError, ValueError, OverflowError):
-            line["record"] = repr(raw)
-            data = self._encode(line)
-        self._file.write(data + b"\n")
-
-    def close(self) -> None:
-        self._file.close()
-
-
 class RecordPipeline:
     """Turn a record source into validated, serialised, deterministic chunks for one resource.
 
@@ -248,6 +206,8 @@ class RecordPipeline:
             self._source: FileSource | MemorySource = MemorySource(records)
         else:
             self._source = FileSource(source, source_format, encoding, csv_delimiter)
+            if rejects_path is not None:
+                check_rejects_path(rejects_path, self._source)
         self.source_format = source_format
         self.field_map = dict(field_map) if field_map else None
         self.keep_unmapped = keep_unmapped
@@ -613,9 +573,7 @@ class RecordPipeline:
         last_pos = self._build_dedupe_index() if self.dedupe else None
         fail = self.on_invalid == "fail"
         rejects = (
-            _RejectsWriter(self.rejects_path)
-            if not fail and self.rejects_path is not None
-            else None
+            RejectsWriter(self.rejects_path) if not fail and self.rejects_path is not None else None
         )
         by_rule = stats.rejected_by_rule
         prepare = self._make_prepare()

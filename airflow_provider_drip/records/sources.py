@@ -39,7 +39,7 @@ _EXTENSIONS = {
     ".parquet": "parquet",
     ".pq": "parquet",
 }
-_GLOB_CHARS = frozenset("*?[")
+GLOB_CHARS = frozenset("*?[")
 _INFO_KEYS = (
     "mtime",
     "LastModified",
@@ -156,7 +156,7 @@ def format_for(path: str, source_format: str | None) -> tuple[str, bool]:
         ) from None
 
 
-def _fs_and_path(source: Any) -> tuple[fsspec.AbstractFileSystem, str]:
+def fs_and_path(source: Any) -> tuple[fsspec.AbstractFileSystem, str]:
     fs = getattr(source, "fs", None)
     if fs is not None and not isinstance(source, str) and hasattr(source, "path"):
         return fs, source.path  # ObjectStoragePath / UPath: keeps its connection's credentials
@@ -164,7 +164,7 @@ def _fs_and_path(source: Any) -> tuple[fsspec.AbstractFileSystem, str]:
     return fs, path
 
 
-def _visible(path: str) -> bool:
+def visible_in_directory(path: str) -> bool:
     """Skip hidden and marker files in directories (``.crc``, ``_SUCCESS`` ...)."""
     base = path.rstrip("/").rsplit("/", 1)[-1]
     return not base.startswith((".", "_"))
@@ -180,22 +180,27 @@ class FileSource:
         encoding: str,
         csv_delimiter: str,
     ) -> None:
-        self.fs, self.root = _fs_and_path(source)
+        self.fs, self.root = fs_and_path(source)
         self.display = str(source)
         self.encoding = encoding
         self.csv_delimiter = csv_delimiter
         self.source_format = source_format
+        self.kind = "file"
+        """``file``, ``directory`` or ``glob``: how ``files`` were found."""
         self.files = self._resolve()
         self.formats = [format_for(p, source_format) for p in self.files]
         self.where = Where()
 
     def _resolve(self) -> list[str]:
         fs, root = self.fs, self.root
-        if _GLOB_CHARS & set(root):
+        if GLOB_CHARS & set(root):
+            self.kind = "glob"
             files = [p for p in fs.glob(root) if fs.isfile(p)]
         elif fs.isdir(root):
-            files = [p for p in fs.find(root) if _visible(p[len(root) :])]
+            self.kind = "directory"
+            files = [p for p in fs.find(root) if visible_in_directory(p[len(root) :])]
         elif fs.exists(root):
+            self.kind = "file"
             files = [root]
         else:
             raise FileNotFoundError(f"Drip record source not found: {self.display}")

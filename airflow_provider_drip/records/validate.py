@@ -300,8 +300,9 @@ def valid_by_construction(
 
     A cell is a string (or None for a missing cell), a delimited-list field is coerced into a
     list of strings, and dotted targets build a dict. So a plain string or id field fed only by
-    single-name targets, a list-of-strings field likewise, and a free-form object fed only by
-    dotted targets need no type check. Presence rules are not covered by this.
+    single-name targets and a free-form object fed only by dotted targets need no type check (a
+    list-of-strings field does: without coercion its cell stays one string). Presence rules are
+    not covered by this.
     """
     by_field: dict[str, list[tuple[str, ...]]] = {}
     for parts in targets:
@@ -312,7 +313,7 @@ def valid_by_construction(
         if spec is None or spec.enum is not None:
             continue
         if all(len(p) == 1 for p in paths):
-            fits = spec.type in (R.STRING, R.ID, R.LIST_OF_STRINGS)
+            fits = spec.type in (R.STRING, R.ID)
         else:
             fits = all(len(p) > 1 for p in paths) and spec.type == R.OBJECT and not spec.fields
         if fits:
