@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import http.client
 import socket
+import ssl
 from datetime import datetime, timedelta, timezone
 
+import httpx
 import pytest
 import requests
 from urllib3 import exceptions as u3
 
-from airflow_provider_drip.hooks.failures import FailureKind, classify_exception, describe_exception
+from airflow_provider_drip.hooks.failures import (
+    DeadlineExceeded,
+    FailureKind,
+    classify_exception,
+    classify_httpx_exception,
+    describe_exception,
+)
 from airflow_provider_drip.hooks.rate_limit import (
     parse_http_date,
     parse_int_header,
@@ -192,3 +200,59 @@ class TestClassify:
         text = describe_exception(_conn_error(reason))
         assert text.startswith("ConnectionError: ")
         assert "refused" in text
+
+
+class TestTls:
+    """A TLS failure is a configuration problem: fatal, explained, never retried."""
+
+    def test_requests_ssl_error_is_fatal_with_a_hint(self):
+        reason = u3.SSLError("[SSL: WRONG_VERSION_NUMBER] wrong version number")
+        err = requests.exceptions.SSLError(u3.MaxRetryError(None, "/x", reason))
+        assert classify_exception(err) is FailureKind.FATAL
+        text = describe_exception(err)
+        assert "plain http" in text and "WRONG_VERSION_NUMBER" in text
+
+    def test_ssl_error_inside_a_connection_error_is_fatal(self):
+        err = _conn_error(u3.SSLError(ssl.SSLCertVerificationError("certificate verify failed")))
+        assert classify_exception(err) is FailureKind.FATAL
+
+
+def _httpx_error(cls: type[Exception], cause: BaseException | None = None) -> Exception:
+    try:
+        raise cls("boom") from cause
+    except cls as err:
+        return err
+
+
+class TestClassifyHttpx:
+    def test_connect_failures_are_not_sent(self):
+        assert classify_httpx_exception(_httpx_error(httpx.ConnectError)) is FailureKind.NOT_SENT
+        assert classify_httpx_exception(_httpx_error(httpx.ConnectTimeout)) is (
+            FailureKind.NOT_SENT
+        )
+
+    def test_tls_failure_is_fatal(self):
+        err = _httpx_error(httpx.ConnectError, ssl.SSLError(1, "WRONG_VERSION_NUMBER"))
+        assert classify_httpx_exception(err) is FailureKind.FATAL
+        assert "plain http" in describe_exception(err)
+
+    @pytest.mark.parametrize(
+        "err",
+        [
+            _httpx_error(httpx.ReadTimeout),
+            _httpx_error(httpx.RemoteProtocolError),
+            _httpx_error(httpx.ReadError),
+            TimeoutError(),
+            DeadlineExceeded("too slow"),
+        ],
+    )
+    def test_sent_without_an_answer_is_maybe_sent(self, err):
+        assert classify_httpx_exception(err) is FailureKind.MAYBE_SENT
+
+    def test_bad_url_is_fatal(self):
+        assert classify_httpx_exception(_httpx_error(httpx.UnsupportedProtocol)) is (
+            FailureKind.FATAL
+        )
+
+    def test_deadline_is_maybe_sent_for_requests_too(self):
+        assert classify_exception(DeadlineExceeded("too slow")) is FailureKind.MAYBE_SENT
