@@ -13,6 +13,9 @@ from bisect import bisect_left
 from collections.abc import Iterable
 from operator import itemgetter
 
+BUCKET_KEYS = 32
+"""Average keys per prefix bucket of a ``KeyIndex``."""
+
 SORT_CHUNK = 1 << 16
 """Updates are sorted in chunks of this many, so sorting a million updates never holds a
 million Python ints at once."""
@@ -31,7 +34,7 @@ class KeyIndex:
     def __init__(self, keys: array) -> None:
         n = len(keys)
         bits = 0
-        while bits < 24 and (n >> bits) > 32:
+        while bits < 24 and (n >> bits) > BUCKET_KEYS:
             bits += 1
         self.keys = keys
         self.shift = 64 - bits

@@ -132,3 +132,24 @@ def test_surrogates_and_non_json_values_are_stable():
     assert record_digests(a, "subscribers") == record_digests(dict(a), "subscribers")
     assert record_digests(a, "subscribers").content != record_digests(b, "subscribers").content
     assert canonical_json({"x": "\ud800"}) == b'{"x":"\xed\xa0\x80"}'
+
+
+def test_digests_do_not_import_airflow():
+    # the store needs airflow.sdk; a process that only digests records must not pay for it
+    code = (
+        "import sys\n"
+        "from airflow_provider_drip.state import RecordDigester, key_spec_for\n"
+        "RecordDigester(key_spec_for('events')).digests({'a': 1})\n"
+        "print(sorted(m for m in sys.modules if m == 'airflow' or m.startswith('airflow.')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_lazy_names_resolve():
+    import airflow_provider_drip.state as state
+
+    assert state.SyncStateStore.__name__ == "SyncStateStore"
+    assert issubclass(state.SyncStateConflictError, state.SyncStateError)
+    with pytest.raises(AttributeError):
+        _ = state.NoSuchName
