@@ -79,14 +79,14 @@ class DripAsyncHook(BaseHook):
         )
         self.max_concurrency = max_concurrency
         self._settings = settings
-        self._settings_lock = asyncio.Lock()
+        self._lock: asyncio.Lock | None = None
         self._client: httpx.AsyncClient | None = None
         self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
         self._random: Callable[[], float] = random.random
 
     async def aget_settings(self) -> DripConnectionSettings:
         """Settings from the connection, read once with ``aget_connection``; token masked."""
-        async with self._settings_lock:
+        async with self._once():
             if self._settings is None:
                 conn = await BaseHook.aget_connection(self.drip_conn_id)
                 self._settings = DripConnectionSettings.from_connection(conn)
@@ -96,19 +96,30 @@ class DripAsyncHook(BaseHook):
     async def get_client(self) -> httpx.AsyncClient:
         """One pooled client per hook, built off the event loop (loading the CA bundle into an
         SSL context is 50-100 ms of blocking work, and every trigger shares the loop)."""
-        if self._client is None:
-            settings = await self.aget_settings()
-            headers = settings.headers()
-            headers.pop("Content-Type")  # set on requests that carry a body
-            self._client = await asyncio.to_thread(
-                httpx.AsyncClient,
-                headers=headers,
-                timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
-                limits=httpx.Limits(max_connections=self.max_concurrency),
-                max_redirects=self.max_redirects,
-                trust_env=True,
-            )
+        settings = await self.aget_settings()
+        async with self._once():
+            if self._client is None:
+                self._client = await self._build_client(settings)
         return self._client
+
+    def _once(self) -> asyncio.Lock:
+        """A lock on the running loop, so concurrent first requests build one client, not many
+        (created lazily: a hook built outside a loop must not bind a lock to the wrong one)."""
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        return self._lock
+
+    async def _build_client(self, settings: DripConnectionSettings) -> httpx.AsyncClient:
+        headers = settings.headers()
+        headers.pop("Content-Type")  # set on requests that carry a body
+        return await asyncio.to_thread(
+            httpx.AsyncClient,
+            headers=headers,
+            timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
+            limits=httpx.Limits(max_connections=self.max_concurrency),
+            max_redirects=self.max_redirects,
+            trust_env=True,
+        )
 
     async def aclose(self) -> None:
         if self._client is not None:

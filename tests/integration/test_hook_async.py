@@ -148,3 +148,25 @@ def test_durations_take_timedelta_or_seconds(server, make_async_hook):
     )
     with pytest.raises(ValueError, match="backoff_max"):
         DripAsyncHook(backoff_max=timedelta(seconds=-1))
+
+
+def test_concurrent_first_requests_share_one_client(server, make_async_hook, monkeypatch):
+    import httpx
+
+    built: list[object] = []
+    real = httpx.AsyncClient
+
+    def counting(*args: Any, **kwargs: Any) -> httpx.AsyncClient:
+        client = real(*args, **kwargs)
+        built.append(client)
+        return client
+
+    monkeypatch.setattr(httpx, "AsyncClient", counting)
+    server.default = Reply(200, {"status": "completed"})
+
+    async def check_many(hook: DripAsyncHook) -> list[str]:
+        results = await asyncio.gather(*(hook.get_request_status(str(i)) for i in range(8)))
+        return [r.status for r in results]
+
+    assert run(check_many, make_async_hook()) == ["completed"] * 8
+    assert len(built) == 1
