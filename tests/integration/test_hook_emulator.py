@@ -46,9 +46,18 @@ def test_every_resource_is_accepted_and_stored(drip_emulator, connect, resource)
     assert len(drip_emulator.control.records(resource)) == 3
 
 
+@pytest.mark.parametrize("resource", ["subscribers", "order"])
+def test_gzipped_batches_are_accepted(drip_emulator, connect, resource):
+    records = [make_record(resource, i) for i in range(20)]
+    result = connect(extra=json.dumps({"gzip_requests": True})).post_batch(resource, records)
+    assert result.status == RESOURCES[resource].success_status
+    assert len(drip_emulator.control.records(resource)) == 20
+
+
 def test_rate_limit_waited_out_then_refused(drip_emulator, connect):
     drip_emulator.control.configure(rate_limit=1, rate_window=1.5)
     hook = connect()
+    hook.batch_rate_limit_floor_s = 1.0  # wait the emulator's ~1.5 s, not the 5 s floor
     hook.post_batch("subscribers", [make_record("subscribers", 0)])
     started = time.monotonic()
     second = hook.post_batch("subscribers", [make_record("subscribers", 1)], max_rate_limit_wait=5)
