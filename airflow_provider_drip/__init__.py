@@ -6,7 +6,48 @@ from typing import Any
 
 from airflow_provider_drip.version import __version__
 
-__all__ = ["__version__", "get_provider_info"]
+__all__ = ["CONN_FIELDS", "__version__", "get_provider_info"]
+
+
+CONN_FIELDS: dict[str, Any] = {
+    "auth_type": {
+        "label": "Auth type",
+        "description": "basic: the token as HTTP Basic user name; bearer: an OAuth access token.",
+        "schema": {"type": "string", "enum": ["basic", "bearer"], "default": "basic"},
+    },
+    "timeout": {
+        "label": "Timeout (seconds)",
+        "description": "Read timeout, or [connect, read]. Default [10, 60].",
+        "schema": {"type": ["number", "array", "null"], "items": {"type": "number"}},
+    },
+    "user_agent": {
+        "label": "User-Agent suffix",
+        "description": "Appended to airflow-provider-drip/<version>: who to contact about "
+        "this traffic.",
+        "schema": {"type": ["string", "null"]},
+    },
+    "request_status_path": {
+        "label": "Request status path",
+        "description": "Status endpoint for v3 request ids, with {account_id} and {request_id}. "
+        "Default /v3/{account_id}/shopper_activity/requests/{request_id}.",
+        "schema": {"type": ["string", "null"]},
+    },
+    "rate_limit_wait_seconds": {
+        "label": "Rate-limit wait (seconds)",
+        "description": "Wait after a 429 that names no Retry-After or X-RateLimit-Reset.",
+        "schema": {"type": "number", "exclusiveMinimum": 0, "default": 3600},
+    },
+    "gzip_requests": {
+        "label": "Gzip request bodies",
+        "description": "Send POST bodies gzipped (Content-Encoding: gzip), as Drip's own Python "
+        "client does.",
+        "schema": {"type": "boolean", "default": False},
+    },
+}
+"""The connection form's extra fields (Airflow 3.2+ reads ``conn-fields`` and stores each value
+under its own key of the connection's extra). Written out here rather than imported from
+``hooks.settings``, so reading provider info never imports Airflow; a unit test holds the
+defaults and choices to the hook's."""
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -52,6 +93,8 @@ def get_provider_info() -> dict[str, Any]:
             {
                 "connection-type": "drip",
                 "hook-class-name": "airflow_provider_drip.hooks.drip.DripHook",
+                "hook-name": "Drip",
+                "conn-fields": CONN_FIELDS,
                 "ui-field-behaviour": {
                     "hidden-fields": ["schema", "port"],
                     "relabeling": {

@@ -129,3 +129,85 @@ def test_declared_airflow_floor_is_the_one_ci_tests() -> None:
     assert re.search(rf"^apache-airflow=={re.escape(floor)}$", pins, re.MULTILINE), floor
     makefile = (root / "Makefile").read_text()
     assert re.search(rf"^AIRFLOW_FLOOR := {re.escape(floor)}$", makefile, re.MULTILINE)
+
+
+def test_connection_form_fields_follow_airflows_provider_yaml_schema(provider_info):
+    """``provider_info.schema.json`` lets ``conn-fields`` through unchecked; the schema that
+    defines it is ``provider.yaml.schema.json`` (Airflow 3.2+), so the entry is held to that."""
+    (conn,) = provider_info["connection-types"]
+    yaml_schema = json.loads(
+        (Path(airflow.__file__).parent / "provider.yaml.schema.json").read_text()
+    )
+    jsonschema.validate(conn, yaml_schema["properties"]["connection-types"]["items"])
+    assert conn["hook-name"] == "Drip"
+    for field in conn["conn-fields"].values():
+        if "default" in field["schema"]:
+            jsonschema.validate(field["schema"]["default"], field["schema"])
+
+
+def test_connection_form_fields_are_the_extras_the_hook_reads(provider_info):
+    """Every extra the settings parse has a form field, and each field's value reaches them."""
+    from airflow_provider_drip.hooks import settings
+
+    (conn,) = provider_info["connection-types"]
+    fields = conn["conn-fields"]
+    source = Path(settings.__file__).read_text()
+    assert set(fields) == set(re.findall(r'options\.get\("(\w+)"', source))
+    assert fields["auth_type"]["schema"]["enum"] == list(settings.AUTH_TYPES)
+    assert settings.DEFAULT_REQUEST_STATUS_PATH in fields["request_status_path"]["description"]
+
+    defaults = {n: f["schema"]["default"] for n, f in fields.items() if "default" in f["schema"]}
+    plain = settings.DripConnectionSettings.from_fields("drip_default", "123", "tok", None)
+    from_form = settings.DripConnectionSettings.from_fields(
+        "drip_default", "123", "tok", None, {**dict.fromkeys(fields), **defaults}
+    )
+    assert from_form == plain, "the form's defaults (empty fields null) change nothing"
+
+    chosen = {
+        "auth_type": "bearer",
+        "timeout": [3, 7],
+        "user_agent": "acme-data",
+        "request_status_path": "/v9/{account_id}/req/{request_id}",
+        "rate_limit_wait_seconds": 90,
+        "gzip_requests": True,
+    }
+    assert set(chosen) == set(fields)
+    for name, value in chosen.items():
+        jsonschema.validate(value, fields[name]["schema"])
+    got = settings.DripConnectionSettings.from_fields("drip_default", "123", "tok", None, chosen)
+    assert (got.auth_type, got.connect_timeout, got.read_timeout) == ("bearer", 3.0, 7.0)
+    assert got.user_agent.endswith(" acme-data")
+    assert (got.request_status_path, got.rate_limit_wait_seconds) == (
+        chosen["request_status_path"],
+        90.0,
+    )
+    assert got.gzip_requests is True
+
+
+def test_airflow_builds_the_form_from_provider_info():
+    """Airflow 3.2+ reads ``hook-name`` and ``conn-fields`` without importing the hook."""
+    from airflow.providers_manager import ProvidersManager
+
+    manager = ProvidersManager()
+    manager.initialize_providers_hooks()
+    widgets = {
+        key: widget
+        for key, widget in manager.connection_form_widgets.items()
+        if key.startswith("extra__drip__")
+    }
+    assert {w.field_name for w in widgets.values()} == {
+        "auth_type",
+        "timeout",
+        "user_agent",
+        "request_status_path",
+        "rate_limit_wait_seconds",
+        "gzip_requests",
+    }
+    assert widgets["extra__drip__auth_type"].field["schema"]["enum"] == ["basic", "bearer"]
+    (drip,) = [
+        meta
+        for meta in manager.iter_connection_type_hook_ui_metadata()
+        if meta.connection_type == "drip"
+    ]
+    assert drip.hook_name == "Drip", "the UI lists the connection type by this name"
+    assert "port" in drip.field_behaviour["hidden_fields"]
