@@ -196,7 +196,10 @@ class SyncState:
         if not storage.is_local(self.path):
             after, _ = _current(self.path)
             if not (isinstance(after, _Seen) and after.writer_id == writer_id):
-                raise self._conflict("another commit overwrote this one")
+                # Where the store ignores conditional PUTs this is the only sign of a lost
+                # update; where it honours them, only a writer that opened after this commit
+                # can be there (it read this commit), so the alarm errs on the safe side.
+                raise self._conflict("another writer replaced it right after this commit")
         self._seen = _Seen(header.generation, writer_id)
         self._keys, self._contents = new_k, new_c
         self._index = columns.KeyIndex(new_k)
@@ -238,8 +241,8 @@ class SyncState:
         return SyncStateConflictError(
             f"Sync state {self.path} was changed by another writer: {why}. Two runs are "
             "using the same state_key at once; serialise them (max_active_runs=1, a pool) or "
-            "give them different state_key values. This run's accepted records were not "
-            "recorded and may be resent by the next run.",
+            "give them different state_key values. This run's accepted records may not be "
+            "recorded, so the next run may send them again.",
             str(self.path),
         )
 

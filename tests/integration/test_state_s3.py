@@ -227,3 +227,33 @@ def test_no_temporary_objects_are_left(base, s3fs_attached):
         state.commit()
     listing = s3fs_attached.find(f"{BUCKET}/{base.key}")
     assert [os.path.basename(p) for p in listing] == [f"{KEY}.state"]
+
+
+def test_without_conditional_puts_the_read_back_catches_a_racing_overwrite(
+    base, s3fs_attached, monkeypatch
+):
+    """A store that ignores If-Match (some S3-compatibles): a writer that passed its check at
+    the same moment overwrites this commit; reading our writer id back reveals it."""
+    from array import array
+
+    from airflow_provider_drip.state import storage
+    from airflow_provider_drip.state.digest import DIGEST_VERSION
+    from airflow_provider_drip.state.file_format import StateHeader, encode_parts
+
+    monkeypatch.setattr(storage, "supports_conditional_put", lambda path: False)
+    seed = _open(base)
+    seed.mark_accepted([(1, 1)])
+    seed.commit()
+    mine = _open(base)
+    mine.mark_accepted([(3, 3)])
+    racer = StateHeader(ACCT, RES, KEY, 2, 0, 0.0, b"r" * 16, DIGEST_VERSION)
+    racer_bytes = b"".join(bytes(p) for p in encode_parts(racer, array("Q", [2]), array("Q", [2])))
+    real_write = storage.write_atomic
+
+    def write_then_overwritten(path, parts, **kw):
+        real_write(path, parts, **kw)
+        s3fs_attached.pipe_file(f"{path.bucket}/{path.key}", racer_bytes)
+
+    monkeypatch.setattr(storage, "write_atomic", write_then_overwritten)
+    with pytest.raises(SyncStateConflictError, match="replaced it right after"):
+        mine.commit()
