@@ -466,23 +466,30 @@ class MemorySource:
             raise RuntimeError("an earlier pass over the record generator failed part-way")
         records, self._records = self._records, None
         spool = tempfile.TemporaryFile(prefix="drip-records-")  # noqa: SIM115 (kept open)
-        dump = pickle.Pickler(spool, protocol=pickle.HIGHEST_PROTOCOL)
         count = 0
         for rec in records:
-            try:
-                dump.dump(rec)
-            except RecursionError:  # the pipeline rejects it; keep its place in the order
-                dump.clear_memo()
-                dump.dump(Unreadable("<record nested too deeply to keep>", "max_depth", _TOO_DEEP))
-            dump.clear_memo()
+            spool.write(_frame(rec))
             count += 1
+        spool.flush()
         self._spool, self._spooled, self.total_hint = spool, True, count
 
     def _read_spool(self) -> Iterator[Any]:
-        self._spool.seek(0)
-        load = pickle.Unpickler(self._spool).load
+        """The spooled records, one self-contained pickle per length-prefixed frame.
+
+        One ``pickle.Unpickler`` over the whole file would keep every record it ever returned
+        in its memo (a protocol 5 pickle memoizes each object, and the writer's
+        ``clear_memo()`` never reaches the reader): 1M records grew to 624 MB. A fresh
+        ``pickle.loads`` per frame keeps memory flat.
+        """
+        f = self._spool
+        f.seek(0)
+        read, loads = f.read, pickle.loads
         for _ in range(self.total_hint or 0):
-            yield load()
+            size = int.from_bytes(read(8), "big")
+            data = read(size)
+            if len(data) != size:
+                raise OSError("the record spool is truncated")
+            yield loads(data)
 
     def update_fingerprint(self, h: Any) -> None:
         """Hash of the records' canonical JSON (sorted keys), streamed."""
@@ -503,6 +510,18 @@ class MemorySource:
             h.update(data)
             n += 1
         h.update(f"count={n}".encode())
+
+
+def _frame(rec: Any) -> bytes:
+    """One record as a length-prefixed pickle (protocol 5), readable on its own."""
+    try:
+        data = pickle.dumps(rec, protocol=pickle.HIGHEST_PROTOCOL)
+    except RecursionError:  # the pipeline rejects it; keep its place in the order
+        data = pickle.dumps(
+            Unreadable("<record nested too deeply to keep>", "max_depth", _TOO_DEEP),
+            protocol=pickle.HIGHEST_PROTOCOL,
+        )
+    return len(data).to_bytes(8, "big") + data
 
 
 def _encode_or_mark(encode: Callable[[Any], bytes], rec: Any, position: int) -> bytes:
