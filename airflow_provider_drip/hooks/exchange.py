@@ -39,7 +39,7 @@ from airflow_provider_drip.hooks.retry import (
 )
 from airflow_provider_drip.resources import BatchResource
 
-_NO_JSON = NOT_JSON
+_UNPARSED = object()
 
 
 @dataclass
@@ -53,20 +53,17 @@ class Answer:
     path: str
     """Path of the request that got this answer (after any redirect followed)."""
     scrub: Callable[[str], str]
-    _json: Any = field(default=None, repr=False)
+    _json: Any = field(default=_UNPARSED, repr=False)
 
     def json(self) -> Any:
         """The body as JSON with every string scrubbed again (a JSON-escaped echo survives the
-        text scrub); ``_NO_JSON`` when the body is not JSON."""
-        if self._json is None:
+        text scrub); ``NOT_JSON`` when the body is not JSON."""
+        if self._json is _UNPARSED:
             try:
                 self._json = _scrub_json(json.loads(self.text), self.scrub)
             except ValueError:
-                self._json = _NO_JSON
+                self._json = NOT_JSON
         return self._json
-
-    def has_json(self) -> bool:
-        return self.json() is not _NO_JSON
 
     def header(self, name: str) -> str | None:
         return header(self.headers, name)
@@ -130,7 +127,7 @@ def judge_answer(
 def drip_message(answer: Answer) -> str:
     """Drip's own words from an error body, short (for 429 messages)."""
     body = answer.json()
-    if body is _NO_JSON:
+    if body is NOT_JSON:
         return answer.text[:200]
     return "; ".join(str(d) for d in parse_error_details(body))[:300]
 
@@ -138,7 +135,7 @@ def drip_message(answer: Answer) -> str:
 def api_error(answer: Answer) -> DripAPIError:
     """A DripAPIError from an error answer, with Drip's parsed errors (all scrubbed)."""
     body = answer.json()
-    errors = parse_error_details(body if body is not _NO_JSON else None)
+    errors = parse_error_details(body if body is not NOT_JSON else None)
     if 300 <= answer.status < 400:
         location = urlsplit(answer.scrub(answer.header("Location") or ""))
         target = f"{location.scheme}://{location.netloc}{location.path}".lstrip(":/")
@@ -164,7 +161,7 @@ def api_error(answer: Answer) -> DripAPIError:
 def json_body(answer: Answer) -> Any:
     """The JSON body of a 2xx read, or DripAPIError when it is not JSON."""
     body = answer.json()
-    if body is _NO_JSON:
+    if body is NOT_JSON:
         raise DripAPIError(
             answer.status,
             [DripErrorDetail(code="unexpected_body", message="response body is not JSON")],
