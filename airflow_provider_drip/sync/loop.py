@@ -310,7 +310,9 @@ class BatchSync:
                     self.resource,
                     body=body,
                     record_count=len(chunk),
-                    max_rate_limit_wait=self._in_worker_wait_left(cursor),
+                    # 429s come straight back: the loop waits, with the in-flight marker cleared
+                    # and the cursor saved, so a kill during the wait is not an unknown outcome
+                    max_rate_limit_wait=0.0,
                 )
             except DripRateLimitError as err:
                 cursor.in_flight = None  # a 429 is an answer: Drip did not take the batch
