@@ -1,6 +1,6 @@
 """``python -m bench``: run every benchmark in turn, then rewrite docs/bench.md from the results.
 
-    python -m bench [--only throughput,memory,budget,occupancy] [--quick]
+    python -m bench [--only throughput,memory,budget,occupancy,changed,changed-csv,status] [--quick]
 
 ``--quick`` shrinks the inputs (a smoke run; its numbers are not the ones to quote).
 """
@@ -11,11 +11,11 @@ import argparse
 import sys
 import time
 
-from bench import budget, memory, occupancy, throughput
+from bench import budget, changed, memory, occupancy, status, throughput
 from bench.common import log
 from bench.report import write_docs
 
-ALL = ("throughput", "memory", "budget", "occupancy")
+ALL = ("throughput", "memory", "budget", "occupancy", "changed", "changed-csv", "status")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,6 +34,10 @@ def main(argv: list[str] | None = None) -> int:
         "memory": (memory.main, ["--small", "10000", "--large", "100000"] if quick else []),
         "budget": (budget.main, ["--windows", "5"] if quick else []),
         "occupancy": (occupancy.main, ["--windows", "3"] if quick else []),
+        "changed": (changed.main, ["--rows", "100000", "--rounds", "1"] if quick else []),
+        "changed-csv": (changed.main, ["--format", "csv"]
+                        + (["--rows", "100000", "--rounds", "1"] if quick else [])),
+        "status": (status.main, ["--ids", "5000"] if quick else []),
     }  # fmt: skip
     started = time.monotonic()
     for name in wanted:

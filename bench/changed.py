@@ -180,14 +180,15 @@ def main(argv: list[str] | None = None) -> int:
         ["full mode pass", f"{full['seconds']:.2f}", full["batches"], full["peak_rss_mb"]],
         ["changed mode pass", f"{chg['seconds']:.2f}", chg["batches"], chg["peak_rss_mb"]],
     ]
-    print(table(["pass (median of rounds)", "seconds", "batch requests", "peak RSS MB"], rows))
-    print(
-        f"changed/full time (median of per-round ratios) {time_ratio:.2f}; state "
-        f"{built['bytes']:,} bytes for {built['keys']:,} keys = {bytes_per_key:.1f} B/key; "
-        f"peak RSS {rss_above:+.1f} MB vs full; built in {built['seconds']:.1f}s"
+    text = table(["pass (median of rounds)", "seconds", "batch requests", "peak RSS MB"], rows)
+    text += (
+        f"\n\nFormat {args.format}, {args.rows:,} rows, {expected_changed:,} changed. "
+        f"Changed/full time (median of per-round ratios): {time_ratio:.2f}. State "
+        f"{built['bytes']:,} bytes for {built['keys']:,} keys = {bytes_per_key:.1f} B/key. "
+        f"Peak RSS {rss_above:+.1f} MB vs full mode.\n\n"
     )
-    for name, ok in targets.items():
-        print(f"  {'met' if ok else 'MISSED'}: {name}")
+    text += "".join(f"- {'met' if ok else 'MISSED'}: {name}\n" for name, ok in targets.items())
+    print(text)
     write_result(
         "changed" if args.format == "jsonl" else f"changed-{args.format}",
         {
@@ -200,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
             "rss_above_full_mb": rss_above,
             "runs": runs,
             "targets": targets,
+            "table_markdown": text,
         },
     )
     return 0

@@ -10,12 +10,15 @@ from typing import Any
 from bench.common import REPO_ROOT, RESULTS_DIR
 
 DOC = REPO_ROOT / "docs" / "bench.md"
-ORDER = ("throughput", "memory", "budget", "occupancy")
+ORDER = ("throughput", "memory", "budget", "occupancy", "changed", "changed-csv", "status")
 TITLES = {
     "throughput": "1. Pipeline throughput",
     "memory": "2. Memory on big inputs",
     "budget": "3. Rate-budget use",
     "occupancy": "4. Worker occupancy (deferrable vs sleeping)",
+    "changed": "5. Change-only syncs (JSON Lines source)",
+    "changed-csv": "5b. Change-only syncs (CSV source)",
+    "status": "6. Confirming 20,000 request ids: verify='all' vs 'sample'",
 }
 
 
