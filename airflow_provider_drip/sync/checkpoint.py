@@ -1,17 +1,15 @@
-"""Where the sync cursor lives between tries: Airflow's ``task_state_store``, or memory.
+"""The sync cursor and the stores it lives in between tries.
 
 The cursor must survive a killed worker, a retry and a deferral, so its natural home is the
-task state store (Airflow 3.3). Older Airflow has none: we fall back to process memory and say
-so, because a crash then means the next try starts over.
+task state store (Airflow 3.3). Older Airflow has none: the operator then keeps it under the
+sync state path (``state.ObjectStorageCheckpoint``; see ``operators/sync_setup.py``).
+``MemoryCheckpoint`` serves unit tests, benchmarks and a dry run without a connection.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -105,8 +103,7 @@ class TaskStateCheckpoint:
 
 
 class MemoryCheckpoint:
-    """In-process cursor: survives deferral resumes in one process only. Used in unit tests and
-    where the task state store is missing (Airflow < 3.3)."""
+    """In-process cursor: survives deferral resumes in one process only."""
 
     _shared: dict[str, dict[str, Any]] = {}
 
@@ -130,20 +127,3 @@ class MemoryCheckpoint:
 
     def clear_part(self, name: str) -> None:
         self._shared.pop(f"{self.key}/{name}", None)
-
-
-def checkpoint_for(context: Any, key: str) -> CheckpointStore:
-    """The best checkpoint store available in this Airflow ``context``."""
-    store = None
-    if context is not None:
-        try:
-            store = context.get("task_state_store")
-        except Exception:  # a plain mapping without the key, or an old Context
-            store = None
-    if store is None:
-        log.warning(
-            "task_state_store is not available (Airflow < 3.3?): the sync cursor is kept in "
-            "memory only, so a crashed try will start again from the first record"
-        )
-        return MemoryCheckpoint(key)
-    return TaskStateCheckpoint(store, key)

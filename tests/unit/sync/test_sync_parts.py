@@ -8,10 +8,8 @@ import time
 import pytest
 
 from airflow_provider_drip.sync.checkpoint import (
-    MemoryCheckpoint,
     SyncCursor,
     TaskStateCheckpoint,
-    checkpoint_for,
 )
 from airflow_provider_drip.sync.loop import SyncOptions
 from airflow_provider_drip.sync.prefetch import Prefetcher
@@ -102,8 +100,7 @@ class FakeTaskStateStore:
 
 def test_cursor_round_trips_through_task_state_store():
     store = FakeTaskStateStore()
-    checkpoint = checkpoint_for({"task_state_store": store}, "drip-sync/events/abc")
-    assert isinstance(checkpoint, TaskStateCheckpoint)
+    checkpoint = TaskStateCheckpoint(store, "drip-sync/events/abc")
     cursor = SyncCursor(fingerprint="abc", position=2000, records_sent=1990, request_id_parts=1)
     checkpoint.save(cursor.to_json())
     checkpoint.save_part("request_ids/0", ["r1", "r2"])
@@ -113,12 +110,6 @@ def test_cursor_round_trips_through_task_state_store():
     checkpoint.clear_part("request_ids/0")
     checkpoint.clear()
     assert checkpoint.load() is None and store.data == {}
-
-
-def test_missing_state_store_falls_back_to_memory_with_warning(caplog):
-    checkpoint = checkpoint_for({}, "k")
-    assert isinstance(checkpoint, MemoryCheckpoint)
-    assert "task_state_store is not available" in caplog.text
 
 
 def test_cursor_from_garbage_is_none():
