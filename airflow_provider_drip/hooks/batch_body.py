@@ -4,9 +4,12 @@ A 2xx is not trusted whatever it says: a captive portal's HTML page, a proxy's e
 v3 answer with fewer request ids than records must not advance a sync past records Drip may
 never have taken. What is accepted, per ``BatchResource.success_body``:
 
-- ``empty_object`` (Drip documents ``{}``): a JSON object without ``errors``, or an empty body.
-  An empty body is tolerated because it carries no claim at all (a proxy that drops the body of
-  a 201); an object with extra keys is still the documented shape. HTML, arrays, strings are not.
+- ``empty_object`` (Drip documents ``{}``): a JSON object without ``errors``, or an empty body
+  that the answer declares empty (``Content-Length: 0`` or a completed chunked body). A declared
+  empty body is "nothing", which is not looser than the documented shape; an empty body that just
+  ended with the connection is not tolerated, because a connection cut right after the status
+  line reads exactly like that. An object with extra keys is still the documented shape; HTML,
+  arrays, strings are not.
 - ``none`` (204): an empty body only.
 - ``request_ids``: an object whose ``request_ids`` is a list of exactly one non-empty string (or
   integer) per record sent: the ids are how Drip's processing is confirmed, so anything else
@@ -25,10 +28,13 @@ class UnexpectedSuccessBody(ValueError):
     """A 2xx whose body is not the documented success shape; the message says how."""
 
 
-def check_success_body(shape: str, text: str, body: Any, record_count: int) -> list[str]:
+def check_success_body(
+    shape: str, text: str, body: Any, record_count: int, *, framed: bool = True
+) -> list[str]:
     """The request ids of an accepted batch (``[]`` for v2), or raise UnexpectedSuccessBody.
 
-    ``body`` is the parsed JSON, or :data:`NOT_JSON`.
+    ``body`` is the parsed JSON, or :data:`NOT_JSON`; ``framed`` says whether the answer declared
+    its length (``Content-Length`` or chunked), rather than ending with the connection.
     """
     empty = not text.strip()
     if shape == "none":
@@ -36,8 +42,13 @@ def check_success_body(shape: str, text: str, body: Any, record_count: int) -> l
             raise UnexpectedSuccessBody(f"expected no body, got {_describe(text, body)}")
         return []
     if shape == "empty_object":
-        if empty:
+        if empty and framed:
             return []
+        if empty:
+            raise UnexpectedSuccessBody(
+                "an empty body that ended with the connection (no Content-Length): possibly a "
+                "truncated answer"
+            )
         if not isinstance(body, dict):
             raise UnexpectedSuccessBody(f"expected a JSON object, got {_describe(text, body)}")
         if body.get("errors"):

@@ -32,7 +32,6 @@ from urllib.parse import quote, urlsplit
 
 import requests
 from airflow.sdk import BaseHook
-from requests.adapters import HTTPAdapter
 from urllib3 import exceptions as u3
 
 from airflow_provider_drip.exceptions import (
@@ -43,6 +42,7 @@ from airflow_provider_drip.exceptions import (
 from airflow_provider_drip.hooks import exchange
 from airflow_provider_drip.hooks.exchange import Answer
 from airflow_provider_drip.hooks.failures import (
+    DEADLINE_MESSAGE,
     DeadlineExceeded,
     classify_exception,
     describe_exception,
@@ -59,6 +59,7 @@ from airflow_provider_drip.hooks.rate_limit import (
 from airflow_provider_drip.hooks.responses import BatchResponse, RequestStatus
 from airflow_provider_drip.hooks.retry import RetryPolicy, TransientFailure, seconds
 from airflow_provider_drip.hooks.settings import DripConnectionSettings
+from airflow_provider_drip.hooks.watchdog import Deadline, DeadlineAdapter
 from airflow_provider_drip.resources import (
     ACCOUNTS_PATH,
     MAX_BATCH_SIZE,
@@ -207,7 +208,9 @@ class DripHook(BaseHook):
         """One pooled session per hook; ``Authorization`` is attached per request."""
         if self._session is None:
             session = requests.Session()
-            adapter = HTTPAdapter(pool_connections=2, pool_maxsize=self.pool_maxsize, max_retries=0)
+            adapter = DeadlineAdapter(
+                pool_connections=2, pool_maxsize=self.pool_maxsize, max_retries=0
+            )
             session.mount("https://", adapter)
             session.mount("http://", adapter)
             headers = self.settings.headers()
@@ -461,7 +464,7 @@ class DripHook(BaseHook):
             attempts += 1
             sent_at = self._clock()
             try:
-                answer = self._exchange(method, url, body, allow_redirects, sent_at)
+                answer = self._exchange(method, url, body, allow_redirects)
             except (requests.RequestException, u3.HTTPError, DeadlineExceeded) as err:
                 self._last_used = self._clock()
                 cause = describe_exception(err)
@@ -506,25 +509,36 @@ class DripHook(BaseHook):
             headers["Content-Encoding"] = "gzip"
         return headers
 
-    def _exchange(
-        self, method: str, url: str, body: bytes | None, allow_redirects: bool, sent_at: float
-    ) -> Answer:
-        """One HTTP exchange, the body read in full within the attempt's overall deadline."""
+    def _exchange(self, method: str, url: str, body: bytes | None, allow_redirects: bool) -> Answer:
+        """One HTTP exchange, status line to last body byte within the attempt's deadline."""
         settings = self.settings
-        response = self.session.request(
-            method,
-            url,
-            data=body,
-            headers=self._body_headers() if body is not None else None,
-            timeout=(settings.connect_timeout, settings.read_timeout),
-            allow_redirects=allow_redirects,
-            stream=True,
-        )
-        try:
-            content = _read_within(response, sent_at + settings.attempt_deadline, self._clock)
-        except BaseException:
-            response.close()
-            raise
+        with Deadline(settings.attempt_deadline) as deadline:
+            try:
+                response = self.session.request(
+                    method,
+                    url,
+                    data=body,
+                    headers=self._body_headers() if body is not None else None,
+                    timeout=(settings.connect_timeout, settings.read_timeout),
+                    allow_redirects=allow_redirects,
+                    stream=True,
+                )
+                try:
+                    content = response.raw.read(decode_content=True)
+                except BaseException:
+                    response.close()
+                    raise
+            except (requests.RequestException, u3.HTTPError) as err:
+                if deadline.fired:
+                    raise DeadlineExceeded(DEADLINE_MESSAGE) from err
+                raise
+            deadline.finish()  # before the connection goes back to the pool
+            if deadline.fired:
+                # A cut socket reads as a clean end of headers or body, so what was read may be
+                # a truncated answer that looks complete: never trust it.
+                response.close()
+                raise DeadlineExceeded(DEADLINE_MESSAGE)
+            response.raw.release_conn()
         text = content.decode(response.encoding or "utf-8", errors="replace")
         return Answer(
             status=response.status_code,
@@ -534,26 +548,3 @@ class DripHook(BaseHook):
             path=urlsplit(response.url).path,
             scrub=settings.scrub,
         )
-
-
-def _read_within(response: requests.Response, deadline: float, clock: Callable[[], float]) -> bytes:
-    """Read a streamed body to the end, a socket read at a time, failing past ``deadline``.
-
-    The read timeout bounds each wait for a byte, not the whole answer: a server trickling one
-    byte at a time would otherwise hold the request (and the worker) indefinitely. Reading the
-    body to its end hands the connection back to the pool for reuse.
-    """
-    raw = response.raw
-    parts: list[bytes] = []
-    while True:
-        chunk = raw.read1(65536, decode_content=True)
-        if not chunk:
-            break
-        parts.append(chunk)
-        if clock() > deadline and raw.length_remaining != 0:
-            raise DeadlineExceeded(
-                "no complete answer within the attempt's deadline (connect + read timeout and a "
-                "margin); the request was sent"
-            )
-    raw.release_conn()
-    return b"".join(parts)

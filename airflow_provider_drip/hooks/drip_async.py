@@ -22,6 +22,7 @@ from airflow_provider_drip.hooks import exchange
 from airflow_provider_drip.hooks.drip import mask_settings
 from airflow_provider_drip.hooks.exchange import Answer
 from airflow_provider_drip.hooks.failures import (
+    DEADLINE_MESSAGE,
     DeadlineExceeded,
     classify_httpx_exception,
     describe_exception,
@@ -228,10 +229,7 @@ class DripAsyncHook(BaseHook):
                     method, url, content=body, headers=headers, follow_redirects=body is None
                 )
         except TimeoutError:
-            raise DeadlineExceeded(
-                "no complete answer within the attempt's deadline (connect + read timeout and "
-                "a margin); the request was sent"
-            ) from None
+            raise DeadlineExceeded(DEADLINE_MESSAGE) from None
         return Answer(
             status=response.status_code,
             headers=response.headers,

@@ -68,6 +68,12 @@ class Answer:
     def header(self, name: str) -> str | None:
         return header(self.headers, name)
 
+    @property
+    def framed(self) -> bool:
+        """The answer declared its length (so an empty body is "nothing", not a cut)."""
+        chunked = "chunked" in (self.header("Transfer-Encoding") or "").lower()
+        return chunked or self.header("Content-Length") is not None
+
 
 def _scrub_json(value: Any, scrub: Callable[[str], str]) -> Any:
     if isinstance(value, str):
@@ -221,7 +227,13 @@ def accepted_request_ids(
             resource.success_status,
         )
     try:
-        return check_success_body(resource.success_body, answer.text, answer.json(), record_count)
+        return check_success_body(
+            resource.success_body,
+            answer.text,
+            answer.json(),
+            record_count,
+            framed=answer.framed,
+        )
     except UnexpectedSuccessBody as err:
         if resource.idempotent:
             raise DripUnexpectedResponseError(

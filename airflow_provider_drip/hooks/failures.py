@@ -34,6 +34,12 @@ class FailureKind(enum.Enum):
     """A local or configuration problem (bad URL, TLS failure) that retrying cannot fix."""
 
 
+DEADLINE_MESSAGE = (
+    "no complete answer within the attempt's deadline (connect + read timeout and a margin; "
+    "a server trickling its answer); the request was sent"
+)
+
+
 class DeadlineExceeded(Exception):
     """An attempt ran past its overall deadline (a server trickling its answer)."""
 

@@ -33,6 +33,10 @@ class Reply:
     """Send ``Connection: close`` and close after answering."""
     trickle: float = 0.0
     """Send the body one byte at a time, this many seconds apart (a slow-drip server)."""
+    unframed: bool = False
+    """Send no Content-Length and end the body by closing the connection."""
+    trickle_head: float = 0.0
+    """Send the status line and headers one byte at a time, this many seconds apart."""
 
 
 @dataclass
@@ -108,15 +112,18 @@ class _Handler(BaseHTTPRequestHandler):
             payload = b""
         else:
             payload = json.dumps(reply.body).encode()
+        if reply.trickle_head:
+            self._trickle_head(reply, payload)
+            return
         self.send_response(reply.status)
         headers = {k.lower(): (k, v) for k, v in reply.headers.items()}
         if payload and "content-type" not in headers:
             self.send_header("Content-Type", "application/json")
         for key, value in headers.values():
             self.send_header(key, value)
-        if reply.status != 204 and reply.status >= 200:
+        if reply.status != 204 and reply.status >= 200 and not reply.unframed:
             self.send_header("Content-Length", str(len(payload)))
-        if reply.close:
+        if reply.close or reply.unframed:
             self.send_header("Connection", "close")
             self.close_connection = True
         self.end_headers()
@@ -134,6 +141,22 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(payload)
         self.wfile.flush()
         self._last_done = time.monotonic()
+
+    def _trickle_head(self, reply: Reply, payload: bytes) -> None:
+        head = (
+            f"HTTP/1.1 {reply.status} X\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(payload)}\r\n\r\n"
+        ).encode()
+        try:
+            for i in range(len(head)):
+                self.wfile.write(head[i : i + 1])
+                self.wfile.flush()
+                time.sleep(reply.trickle_head)
+            self.wfile.write(payload)
+            self.wfile.flush()
+        except OSError:  # the client gave up
+            pass
+        self.close_connection = True
 
     do_GET = do_POST = do_PUT = do_DELETE = _handle
 

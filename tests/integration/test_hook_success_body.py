@@ -73,3 +73,17 @@ def test_documented_bodies_with_another_2xx_are_accepted(server, make_hook, caps
     assert hook.post_batch("order", FIVE).request_ids == list("abcde")
     assert hook.post_batch("subscribers", FIVE).status == 200  # empty body tolerated for {}
     assert capsys.readouterr().out.count("expected 20") == 2
+
+
+def test_an_empty_body_cut_by_the_connection_is_not_an_acceptance(server, make_hook):
+    server.script(Reply(201, b"", unframed=True), Reply(201, b"", unframed=True))
+    hook = make_hook()
+    with pytest.raises(DripAmbiguousOutcomeError, match="ended with the connection"):
+        hook.post_batch("events", FIVE)
+    with pytest.raises(DripUnexpectedResponseError, match="ended with the connection"):
+        hook.post_batch("subscribers", FIVE)
+
+
+def test_an_unframed_documented_body_is_accepted(server, make_hook):
+    server.script(Reply(201, {}, unframed=True))
+    assert make_hook().post_batch("events", FIVE).status == 201

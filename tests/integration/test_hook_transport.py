@@ -59,6 +59,27 @@ def test_async_hook_has_the_same_deadline(server, monkeypatch):
     assert len(server.requests) == 2
 
 
+@pytest.mark.parametrize("resource", ["events", "cart"])
+def test_trickling_headers_are_cut_at_the_deadline_too(server, make_hook, resource):
+    server.script(Reply(201, {}, trickle_head=0.1))  # ~70 header bytes: 7 s
+    started = time.monotonic()
+    with pytest.raises(DripAmbiguousOutcomeError) as info:
+        make_hook(timeout=TIMEOUT).post_batch(resource, REC)
+    assert time.monotonic() - started < 3.5
+    assert "deadline" in info.value.cause
+
+
+def test_a_cut_connection_is_not_reused(server, make_hook):
+    server.script(Reply(201, SLOW_BODY, trickle=0.1), Reply(201, {}), Reply(201, {}))
+    hook = make_hook(timeout=TIMEOUT)
+    with pytest.raises(DripAmbiguousOutcomeError):
+        hook.post_batch("events", REC)
+    assert hook.post_batch("events", REC).status == 201
+    assert hook.post_batch("events", REC).status == 201
+    ports = [r.client_port for r in server.requests]
+    assert ports[1] != ports[0] and ports[2] == ports[1]  # fresh, then pooled as usual
+
+
 def test_small_answers_within_the_deadline_are_read(server, make_hook):
     server.script(Reply(201, b"{}", trickle=0.1))
     assert make_hook(timeout=TIMEOUT).post_batch("events", REC).status == 201

@@ -60,3 +60,10 @@ def test_documented_shapes_are_accepted(shape, text, expected):
 def test_anything_else_is_refused(shape, text, reason):
     with pytest.raises(UnexpectedSuccessBody, match=reason):
         check(shape, text)
+
+
+def test_an_empty_body_must_be_declared_empty():
+    assert check_success_body("empty_object", "", NOT_JSON, 2, framed=True) == []
+    with pytest.raises(UnexpectedSuccessBody, match="ended with the connection"):
+        check_success_body("empty_object", "", NOT_JSON, 2, framed=False)
+    assert check_success_body("empty_object", "{}", {}, 2, framed=False) == []
