@@ -34,9 +34,10 @@ test: $(BIN)/activate lint
 	$(MAKE) test-compat
 
 ## make test-compat: imports, provider info, both operators, the sensor and two deferrals through
-## `airflow dags test`, on Airflow $(AIRFLOW_FLOOR) ($(COMPAT_VENV), built if missing)
+## `airflow dags test`, and the OpenLineage events, on Airflow $(AIRFLOW_FLOOR) ($(COMPAT_VENV),
+## built if missing)
 test-compat: $(COMPAT_BIN)/activate
-	$(COMPAT_BIN)/python -m pytest -q -p no:cacheprovider tests/compat
+	$(COMPAT_BIN)/python -m pytest -q -p no:cacheprovider tests/compat tests/integration/test_lineage.py
 
 lint: $(BIN)/activate
 	$(BIN)/ruff check .

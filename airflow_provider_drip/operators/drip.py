@@ -8,6 +8,7 @@ Airflow's (defer, return value, asset event). No HTTP and no parsing lives here.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Asset, BaseOperator, BaseOperatorLink
@@ -16,6 +17,7 @@ from airflow_provider_drip.compat import conf
 from airflow_provider_drip.durations import Duration
 from airflow_provider_drip.exceptions import DripConfigError
 from airflow_provider_drip.hooks.drip import DripHook
+from airflow_provider_drip.operators.lineage import DripLineageMixin
 from airflow_provider_drip.operators.sync_setup import (
     account_url,
     as_bool,
@@ -24,7 +26,14 @@ from airflow_provider_drip.operators.sync_setup import (
     default_state_key,
     open_change_tracker,
 )
-from airflow_provider_drip.records import RecordPipeline
+from airflow_provider_drip.records import (
+    DEFAULT_MAX_BATCH_BYTES,
+    BatchSpec,
+    MappingSpec,
+    RecordPipeline,
+    RejectSpec,
+    SourceSpec,
+)
 from airflow_provider_drip.resources import (
     MAX_BATCH_SIZE,
     SHOPPER_ACTIVITIES,
@@ -68,7 +77,7 @@ class DripAccountLink(BaseOperatorLink):
         return XCom.get_value(ti_key=ti_key, key=self.xcom_key) or ""
 
 
-class _DripBatchOperator(BaseOperator):
+class _DripBatchOperator(DripLineageMixin, BaseOperator):
     """Shared parameters and execution of the Drip batch operators."""
 
     template_fields: Sequence[str] = (
@@ -125,15 +134,15 @@ class _DripBatchOperator(BaseOperator):
                 f"{self.task_id}: pass exactly one of records= (a list of dicts or an XComArg) "
                 "or source= (a path, URI or ObjectStoragePath)"
             )
-        if not 1 <= int(batch_size) <= MAX_BATCH_SIZE:
-            raise DripConfigError(
-                f"{self.task_id}: batch_size must be between 1 and {MAX_BATCH_SIZE} (Drip's "
-                f"limit per request), got {batch_size}"
-            )
-        if on_invalid not in ("fail", "skip"):
-            raise DripConfigError(
-                f"{self.task_id}: on_invalid must be 'fail' or 'skip', got {on_invalid!r}"
-            )
+        # The pipeline's parameters as specs, each checked once, here; the templated ones
+        # (records, source, field_map, rejects_path) join them in _pipeline() after rendering.
+        try:
+            self.batching = BatchSpec(batch_size, max_batch_bytes or DEFAULT_MAX_BATCH_BYTES)
+            self.mapping_spec = MappingSpec(None, keep_unmapped, transform, dedupe)
+            self.reject_spec = RejectSpec(on_invalid)
+        except (TypeError, ValueError) as err:
+            raise DripConfigError(f"{self.task_id}: {err}") from None
+        self._records_given = records is not None
         try:
             self.sync_options = SyncOptions(
                 max_rate_limit_wait=max_rate_limit_wait,
@@ -177,26 +186,26 @@ class _DripBatchOperator(BaseOperator):
         return get_resource(self.resource)
 
     def _pipeline(self) -> RecordPipeline:
-        options: dict[str, Any] = {}
-        if self.max_batch_bytes is not None:
-            options["max_batch_bytes"] = self.max_batch_bytes
-        return RecordPipeline(
-            resource=self.resource,
-            records=self.records,
-            source=self.source,
-            source_format=self.source_format,
-            field_map=self.field_map,
-            keep_unmapped=self.keep_unmapped,
-            transform=self.transform,
-            on_invalid=self.on_invalid,
-            rejects_path=self.rejects_path,
-            batch_size=self.batch_size,
-            dedupe=self.dedupe,
-            csv_delimiter=self.csv_delimiter,
-            encoding=self.encoding,
-            list_delimiter=self.list_delimiter,
-            **options,
-        )
+        if self._records_given and self.records is None:
+            raise DripConfigError(
+                f"{self.task_id}: records= rendered to None: the upstream task returned None "
+                "(or its XCom is missing). Return a list of dicts from it (an empty list sends "
+                "nothing)."
+            )
+        try:
+            source = SourceSpec(
+                self.records,
+                self.source,
+                self.source_format,
+                self.csv_delimiter,
+                self.encoding,
+                self.list_delimiter,
+            )
+            mapping = replace(self.mapping_spec, field_map=self.field_map)
+            rejects = replace(self.reject_spec, rejects_path=self.rejects_path)
+        except (TypeError, ValueError) as err:
+            raise DripConfigError(f"{self.task_id}: {err}") from None
+        return RecordPipeline.from_specs(self.resource, source, mapping, rejects, self.batching)
 
     def execute(self, context: Context) -> dict[str, Any]:
         return self._run_sync(context)
@@ -265,6 +274,7 @@ class _DripBatchOperator(BaseOperator):
                 method_name="execute_resume",
             )
         summary = outcome.summary or {}
+        self._drip_summary = summary  # read by DripLineageMixin (OpenLineage)
         if account_id:
             self._publish(context, account_id, resource, summary)
         return summary
