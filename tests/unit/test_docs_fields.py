@@ -70,3 +70,32 @@ def test_the_examples_the_issue_names() -> None:
     assert {"email", "first_name", "sms_number"} <= set(subscribers)
     cart = _documented(sections["cart"])
     assert cart["cart_url"] and cart["items.product_id"] and cart["items.price"]
+
+
+# Reference pages that name the tests holding a guarantee (docs/delivery.md above all): every
+# `test_name` they cite must still exist, so a renamed or deleted test cannot leave a page
+# pointing at nothing.
+PAGES_CITING_TESTS = (
+    "delivery.md",
+    "changed.md",
+    "sensor.md",
+    "connection.md",
+    "assumptions.md",
+    "records.md",
+    "benchmarks.md",
+    "operators.md",
+    "development.md",
+)
+
+
+def test_tests_the_docs_cite_exist() -> None:
+    defined: set[str] = set()
+    for path in (REPO_ROOT / "tests").rglob("test_*.py"):
+        defined.update(re.findall(r"^\s*(?:async )?def (test_\w+)", path.read_text(), flags=re.M))
+    missing = {
+        f"{page}: {name}"
+        for page in PAGES_CITING_TESTS
+        for name in re.findall(r"`(test_\w+)`", (REPO_ROOT / "docs" / page).read_text())
+        if name not in defined
+    }
+    assert not missing, f"docs cite tests that do not exist: {sorted(missing)}"
