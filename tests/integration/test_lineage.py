@@ -148,3 +148,28 @@ def test_failed_sync_still_names_drip_without_statistics(lineage) -> None:
     (drip,) = event["outputs"]
     assert (drip["namespace"], drip["name"], _rows(drip)) == (DRIP_NAMESPACE, "events", None)
     assert "drip_sync" not in event["run"]["facets"]
+
+
+@pytest.mark.parametrize(
+    ("location", "expected"),
+    [
+        ("memory://exports/2024/subscribers.csv", ("memory://exports", "2024/subscribers.csv")),
+        ("/data/in/orders.jsonl", (LOCAL_NAMESPACE, "/data/in/orders.jsonl")),
+        ("file:///data/in/orders.jsonl", (LOCAL_NAMESPACE, "/data/in/orders.jsonl")),
+    ],
+)
+def test_sources_are_named_by_bucket_and_key_or_host_and_path(
+    location: str, expected: tuple[str, str]
+) -> None:
+    from airflow_provider_drip.operators.lineage import dataset_name
+
+    assert dataset_name(location) == expected
+
+
+def test_object_storage_path_is_named_like_its_uri() -> None:
+    from airflow.sdk import ObjectStoragePath
+
+    from airflow_provider_drip.operators.lineage import dataset_name
+
+    path = ObjectStoragePath("file:///data/in/orders.jsonl")
+    assert dataset_name(path) == (LOCAL_NAMESPACE, "/data/in/orders.jsonl")
