@@ -189,10 +189,12 @@ class BatchSync:
         State before cursor: a try that dies between the two finds the batch in the state and
         filters it as unchanged; the other order would forget it across DAG runs.
         """
-        if self.changes is not None:
-            self.changes.commit()
-        self.checkpoint.save(cursor.to_json())
-        self._saved_at = time.monotonic()
+        try:
+            if self.changes is not None:
+                self.changes.commit()  # a conflict with another run raises here...
+        finally:
+            self.checkpoint.save(cursor.to_json())  # ...and this run's retries still resume
+            self._saved_at = time.monotonic()
 
     def _save_after_batch(self, cursor: SyncCursor) -> None:
         """Checkpoint after an accepted batch.
@@ -361,8 +363,11 @@ class BatchSync:
         """
         if self.resource.idempotent:
             return
+        if self.changes is not None:
+            self.changes.commit()  # fails (if it fails) before anything is marked
         cursor.in_flight = {"start": chunk.start, "end": chunk.end, "records": len(chunk)}
-        self._save(cursor)
+        self.checkpoint.save(cursor.to_json())
+        self._saved_at = time.monotonic()
 
     def _in_worker_wait_left(self, cursor: SyncCursor) -> float:
         """What the hook may still sleep on 429s for this batch: the worker's total allowance

@@ -368,3 +368,51 @@ def test_resend_policy_that_runs_out_says_how_often_it_resent(checkpoint):
         sync.run()
     assert "not resent" not in str(raised.value)
     assert len(sender.calls) == 4
+
+
+class FakeChanges:
+    """Stands in for ChangeTracker: records accepted chunks; commit fails when told to."""
+
+    send_all = False
+    location = "memory://state"
+
+    def __init__(self, fail_on_commit: int | None = None) -> None:
+        self.commits = 0
+        self.accepted_chunks: list[tuple[int, int]] = []
+        self.fail_on_commit = fail_on_commit
+
+    def accepted(self, chunk):
+        from airflow_provider_drip.sync.changes import ChangeCounts
+
+        self.accepted_chunks.append((chunk.start, chunk.end))
+        return ChangeCounts(new=len(chunk))
+
+    def commit(self) -> None:
+        from airflow_provider_drip.state import SyncStateConflictError
+
+        self.commits += 1
+        if self.commits == self.fail_on_commit:
+            raise SyncStateConflictError("another run committed", "memory://state")
+
+
+def test_changed_mode_commits_the_state_for_every_accepted_event_batch(checkpoint):
+    changes = FakeChanges()
+    sync = make_sync("events", FakeSender(), FakeSource(30), checkpoint)
+    sync.changes = changes
+    summary = sync.run().summary
+    assert changes.accepted_chunks == [(0, 10), (10, 20), (20, 30)]
+    assert summary["records_new"] == 30 and summary["sync_mode"] == "changed"
+    # a commit precedes every cursor save (start, 3 markers, 3 acceptances) and the end
+    assert changes.commits == 8
+
+
+def test_a_state_conflict_still_saves_the_cursor_so_retries_do_not_resend(checkpoint):
+    from airflow_provider_drip.state import SyncStateConflictError
+
+    changes = FakeChanges(fail_on_commit=4)  # the commit after the first accepted batch
+    sync = make_sync("events", FakeSender(), FakeSource(30), checkpoint)
+    sync.changes = changes
+    with pytest.raises(SyncStateConflictError):
+        sync.run()
+    cursor = saved_cursor(checkpoint)
+    assert cursor.position == 10 and cursor.in_flight is None
