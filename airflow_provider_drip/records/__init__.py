@@ -4,23 +4,30 @@
 sources, mapping, validation".
 """
 
+from airflow_provider_drip.records.chunker import Chunk, PipelineStats
 from airflow_provider_drip.records.errors import InvalidRecordError, Violation
 from airflow_provider_drip.records.jsonarray import JSONArrayError
-from airflow_provider_drip.records.pipeline import (
+from airflow_provider_drip.records.pipeline import RecordPipeline
+from airflow_provider_drip.records.preflight import PreflightReport
+from airflow_provider_drip.records.specs import (
     DEFAULT_MAX_BATCH_BYTES,
-    Chunk,
-    PipelineStats,
-    PreflightReport,
-    RecordPipeline,
+    BatchSpec,
+    MappingSpec,
+    RejectSpec,
+    SourceSpec,
 )
 
 __all__ = [
     "DEFAULT_MAX_BATCH_BYTES",
+    "BatchSpec",
     "Chunk",
     "InvalidRecordError",
     "JSONArrayError",
+    "MappingSpec",
     "PipelineStats",
     "PreflightReport",
     "RecordPipeline",
+    "RejectSpec",
+    "SourceSpec",
     "Violation",
 ]

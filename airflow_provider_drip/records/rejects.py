@@ -10,15 +10,19 @@ import contextlib
 import fnmatch
 import os
 import posixpath
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
 import fsspec
 import msgspec
 
-from airflow_provider_drip.records.errors import Violation
+from airflow_provider_drip.records.errors import InvalidRecordError, Violation
 from airflow_provider_drip.records.sources import FileSource, fs_and_path, visible_in_directory
+from airflow_provider_drip.records.specs import RejectSpec
+
+SAMPLE_REJECTS = 5
+"""Rejects kept in a preflight report for the logs."""
 
 
 def _rejects_hook(obj: Any) -> Any:
@@ -61,6 +65,52 @@ class RejectsWriter:
 
     def close(self) -> None:
         self._file.close()
+
+
+class RejectSink:
+    """What a rejected record does in one pass: raise (``fail``), or count it by rule, keep a
+    sample and write it to the rejects file (``skip``). Only rejects pay for any of this."""
+
+    def __init__(
+        self,
+        spec: RejectSpec,
+        by_rule: dict[str, int],
+        samples: list[dict[str, Any]] | None,
+        location: Callable[[], str | None],
+        original: Callable[[Any], Any],
+    ) -> None:
+        self.fail = spec.fail
+        self._by_rule = by_rule
+        self._samples = samples
+        self._location = location
+        self._original = original
+        self._writer = (
+            RejectsWriter(spec.rejects_path)
+            if not self.fail and spec.rejects_path is not None
+            else None
+        )
+
+    def reject(self, position: int, raw: Any, violations: list[Violation]) -> None:
+        where = self._location()
+        if self.fail:
+            raise InvalidRecordError(position, violations, self._original(raw), where)
+        by_rule = self._by_rule
+        for v in violations:
+            by_rule[v.rule] = by_rule.get(v.rule, 0) + 1
+        if self._writer is not None:
+            self._writer.write(position, self._original(raw), violations, where)
+        samples = self._samples
+        if samples is not None and len(samples) < SAMPLE_REJECTS:
+            sample: dict[str, Any] = {"position": position}
+            if where:
+                sample["location"] = where
+            sample["reasons"] = [v.as_dict() for v in violations]
+            samples.append(sample)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
 
 def _safe_repr(raw: Any) -> str:

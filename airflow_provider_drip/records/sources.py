@@ -302,13 +302,14 @@ def _read_jsonl(
     )
     if not utf8:
         accept_line = None  # lines are text, not the UTF-8 bytes a request body carries
+    text_lines = not utf8  # bytes lines carry no marked bytes: msgspec refuses bad UTF-8 itself
     marked = _MARKED[0]
     for n, line in enumerate(lines, 1):
         where.n = n
         if accept_line is not None and accept_line(line):
             yield JsonLine(line.rstrip())
             continue
-        if marked != _MARKED[0] and _SURROGATE.search(line):
+        if text_lines and marked != _MARKED[0] and _SURROGATE.search(line):
             yield _encoding_reject(_escaped(line.rstrip("\r\n")), encoding)
             continue
         try:
