@@ -8,14 +8,20 @@ and the hook reports :class:`~.failures.DeadlineExceeded` (the request was sent:
 outcome for resources that are not idempotent).
 
 To find the socket, the adapter's pools use connection classes that note themselves in the
-calling thread's current :class:`Deadline` when a request starts on them.
+calling thread's current :class:`Deadline` when a request starts on them. One watchdog thread
+per process serves every deadline: a ``threading.Timer`` per request would start a thread per
+request (~0.6 ms each, a tenth of a 1,000-record batch against the local emulator).
 """
 
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
+import os
 import socket
 import threading
+import time
 from typing import Any
 
 from requests.adapters import HTTPAdapter
@@ -34,16 +40,15 @@ class Deadline:
     """
 
     def __init__(self, seconds: float) -> None:
+        self._seconds = max(0.0, seconds)
         self._lock = threading.Lock()
         self._conn: HTTPConnection | None = None
         self._done = False
         self.fired = False
-        self._timer = threading.Timer(max(0.0, seconds), self._cut)
-        self._timer.daemon = True
 
     def __enter__(self) -> Deadline:
         _current.deadline = self
-        self._timer.start()
+        _watchdog.arm(time.monotonic() + self._seconds, self)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -51,9 +56,9 @@ class Deadline:
         _current.deadline = None
 
     def finish(self) -> None:
+        """The attempt is over: the watchdog will drop this deadline when it comes due."""
         with self._lock:
             self._done = True
-        self._timer.cancel()
 
     def _attach(self, conn: HTTPConnection) -> None:
         with self._lock:
@@ -68,6 +73,57 @@ class Deadline:
             if sock is not None:
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
+
+
+class _Watchdog:
+    """One daemon thread cutting the attempts whose deadline passed, earliest first.
+
+    Arming costs a heap push; the thread is only woken when a new deadline comes before every
+    pending one (rare: deadlines are "now + the same timeout"). Finished deadlines stay in the
+    heap until they come due and are then dropped.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, Deadline]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def arm(self, when: float, deadline: Deadline) -> None:
+        with self._cond:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="drip-deadline-watchdog", daemon=True
+                )
+                self._thread.start()
+            earliest = self._heap[0][0] if self._heap else None
+            heapq.heappush(self._heap, (when, next(self._order), deadline))
+            if earliest is None or when < earliest:
+                self._cond.notify()
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                delay = self._heap[0][0] - time.monotonic()
+                if delay > 0:
+                    self._cond.wait(delay)
+                    continue
+                heapq.heappop(self._heap)[2]._cut()
+
+
+_watchdog = _Watchdog()
+
+
+def _after_fork_in_child() -> None:
+    """A forked worker has no watchdog thread (and maybe a lock held by the parent's)."""
+    global _watchdog
+    _watchdog = _Watchdog()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class _Watched:
