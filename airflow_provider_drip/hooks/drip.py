@@ -1,4 +1,4 @@
-"""DripHook: the one place that talks HTTP to Drip.
+"""DripHook: the synchronous half of the one HTTP layer (its async twin is DripAsyncHook).
 
 It turns a ``drip`` connection into an authenticated ``requests`` session and sends batches with
 the retry rules Drip's budget demands (50 batch requests per hour per account):
@@ -9,9 +9,11 @@ the retry rules Drip's budget demands (50 batch requests per hour per account):
 - a 429 is waited out in-process only while the waits, each floored and capped, fit the
   caller's ``max_rate_limit_wait`` in total, otherwise it becomes :class:`DripRateLimitError`
   (with ``retry_at``) so the operator can defer;
-- a request that went out but got no answer (read timeout, dropped connection, 504) is resent
-  only for idempotent resources; for events and shopper activity it raises
-  :class:`DripAmbiguousOutcomeError` instead of risking a duplicate;
+- a request that went out but got no answer (read timeout, dropped connection, 504, the
+  attempt's overall deadline) is resent only for idempotent resources; for events and shopper
+  activity it raises :class:`DripAmbiguousOutcomeError` instead of risking a duplicate;
+- a 2xx counts only with the documented success body (:mod:`.batch_body`);
+- a TLS failure is a configuration error, raised at once with what is likely wrong;
 - other 4xx are :class:`DripAPIError` with Drip's parsed error body, never retried;
 - server-supplied text is scrubbed of the token (``settings.scrub``) before anything keeps it.
 """
@@ -134,7 +136,7 @@ class DripHook(BaseHook):
         ``timedelta`` or seconds.
     :param backoff_max: cap of one backoff sleep: a ``timedelta`` or seconds.
     :param settings: ready-made settings instead of reading the Airflow connection (tests, the
-        emulator CLI, the trigger).
+        emulator CLI).
     """
 
     conn_name_attr = "drip_conn_id"

@@ -1,4 +1,4 @@
-"""Plain result types shared by the hook, the trigger, the sync loop and the sensor."""
+"""Plain result types shared by both hooks, the trigger, the sync loop and the sensor."""
 
 from __future__ import annotations
 

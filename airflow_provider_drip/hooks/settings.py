@@ -1,6 +1,7 @@
 """Turn an Airflow ``drip`` connection into validated, token-safe settings.
 
-Shared by the synchronous hook and the async trigger so both read the connection the same way.
+Shared by DripHook and DripAsyncHook so both read the connection (and scrub the token) the
+same way.
 """
 
 from __future__ import annotations
