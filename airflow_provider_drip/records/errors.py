@@ -66,3 +66,22 @@ class SourceFileError(ValueError):
 
     def __reduce__(self):
         return (type(self), (self.path, self.where, self.rule, self.problem))
+
+
+class UnknownColumnsError(ValueError):
+    """``field_map`` names source columns that no record had: most likely a typo, and every
+    record then lacks the field it was meant to fill. Raised by the preflight in fail mode
+    (nothing sent); skip mode logs it as a warning."""
+
+    def __init__(self, columns: list[str], records_read: int, source: str) -> None:
+        self.columns = list(columns)
+        self.records_read = records_read
+        self.source = source
+        names = ", ".join(repr(c) for c in self.columns)
+        super().__init__(
+            f"field_map names column(s) {names} that none of the {records_read} records of "
+            f"{source} has (a typo?); nothing was sent"
+        )
+
+    def __reduce__(self):
+        return (type(self), (self.columns, self.records_read, self.source))

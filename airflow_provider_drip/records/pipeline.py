@@ -13,6 +13,7 @@ file and the fail/skip verdict), ``preflight`` (``check()`` and its replay spool
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
@@ -26,6 +27,7 @@ from airflow_provider_drip.records.chunker import (
     chunk_pass,
 )
 from airflow_provider_drip.records.dedupe import compile_identity, last_positions
+from airflow_provider_drip.records.errors import UnknownColumnsError
 from airflow_provider_drip.records.field_tables import get_rules
 from airflow_provider_drip.records.fingerprint import input_fingerprint
 from airflow_provider_drip.records.preflight import PreflightReport
@@ -42,6 +44,8 @@ from airflow_provider_drip.records.specs import (
 )
 from airflow_provider_drip.records.spool import ChunkSpool
 from airflow_provider_drip.resources import MAX_BATCH_SIZE, get_resource
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "DEFAULT_MAX_BATCH_BYTES",
@@ -169,6 +173,7 @@ class RecordPipeline:
         self._replaying: ChunkSpool | None = None
         self._dedupe_index: dict[Any, int] | None = None
         self._checked_total: int | None = None
+        self._warned_columns = False
         self.stats = PipelineStats()
 
     # -- the parameters, as attributes (the sync loop and older callers read them) ------------
@@ -251,6 +256,10 @@ class RecordPipeline:
             self.rejects.rejects_path,
         )
         self._checked_total = report.total
+        missing = self._unknown_columns()
+        if missing is not None and self.rejects.fail:
+            self.close()
+            raise missing
         return report
 
     def chunks(self, start: int = 0, *, background: bool = False) -> Iterator[Chunk]:
@@ -326,6 +335,20 @@ class RecordPipeline:
             change_filter=self.change_filter,
             hand_over=HAND_OVER_GIL_EVERY if background else 0,
         )
+        missing = self._unknown_columns()
+        if missing is not None and not self.rejects.fail and not self._warned_columns:
+            self._warned_columns = True
+            log.warning("%s; the records were sent without those fields", missing)
+
+    def _unknown_columns(self) -> UnknownColumnsError | None:
+        """The field_map columns the last full pass never saw (None: all seen, or no input)."""
+        unseen = self._preparer.unseen_columns
+        read = self.stats.records_read
+        if not unseen or not read:
+            return None
+        columns = [c for c in self.mapping.field_map or () if c in unseen]
+        where = "records=" if isinstance(self._source, MemorySource) else self._source.display
+        return UnknownColumnsError(columns, read, where)
 
     def _build_dedupe_index(self) -> dict[Any, int]:
         if self._dedupe_index is None:

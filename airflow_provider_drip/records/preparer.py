@@ -75,6 +75,8 @@ class RecordPreparer:
         self.validate = compile_validator(rules)
         self.normalise = compile_normaliser(rules.fields)
         self._row_plans: dict[tuple[str, ...], RowPlan] = {}
+        self.unseen_columns: set[str] = set()
+        """``field_map`` source columns no record of the current pass has had (yet)."""
 
     @property
     def reshapes(self) -> bool:
@@ -116,6 +118,7 @@ class RecordPreparer:
         plan_header: tuple[str, ...] | None = None
         build_row: Callable[[list[str]], dict[str, Any]] | None = None
         validate_row: Callable[[dict[str, Any]], list[Violation] | None] = validate
+        unseen = self.unseen_columns = set(self.mapping.field_map or ())
 
         def prepare(raw: Any) -> tuple[Any, bytes] | list[Violation] | object:
             """One source record -> (record, payload), violations, or FILTERED."""
@@ -129,6 +132,7 @@ class RecordPreparer:
                 if rec.header is not plan_header:
                     plan_header = rec.header
                     build_row, validate_row = row_plan(rec.header)
+                    unseen.difference_update(rec.header)
                 rec = build_row(rec.values)  # type: ignore[misc]
                 if transform is None:
                     # Cells, coerced numbers (finite), booleans, lists and dicts: always JSON.
@@ -152,6 +156,8 @@ class RecordPreparer:
                     if not isinstance(rec, Mapping):
                         return [not_an_object(rec)]
                     rec = dict(rec)
+                if unseen:  # until every field_map column has shown up once
+                    unseen.difference_update([name for name in unseen if name in rec])
                 if coercer is not None:
                     rec = {k: v for k, v in rec.items() if v is not None and v != ""}
                 if mapper is not None:
