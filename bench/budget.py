@@ -62,7 +62,8 @@ def measure(limit: int, window: float, windows: int) -> list[dict[str, Any]]:
         cases = [
             ("provider (on_invalid=skip)", dirty,
              lambda: run_provider(handle, dirty, on_invalid="skip",
-                                  rejects_path=Path(tmp) / "rejects.jsonl")),
+                                  rejects_path=Path(tmp) / "rejects.jsonl",
+                                  rate_limit_floor=5.0 * window / 3600)),
             ("naive loop (honours Retry-After)", dirty, lambda: run_naive(handle, dirty)),
             ("drip-nodejs style (all at once)", dirty, lambda: run_node_style(handle, dirty)),
             ("naive loop, clean input", clean, lambda: run_naive(handle, clean)),
