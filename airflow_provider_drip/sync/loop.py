@@ -24,6 +24,7 @@ from airflow_provider_drip.exceptions import (
     DripAPIError,
     DripError,
     DripRateLimitError,
+    DripUnexpectedResponseError,
 )
 from airflow_provider_drip.hooks.responses import BatchResponse
 from airflow_provider_drip.resources import BatchResource
@@ -343,6 +344,18 @@ class BatchSync:
                     path=f"{err.path or self.resource.path_template} (records "
                     f"{chunk.start}-{chunk.end - 1} of the input; nothing from this batch was "
                     f"accepted; {cursor.records_sent:,} records sent before it)",
+                    body_text=err.body_text,
+                ) from err
+            except DripUnexpectedResponseError as err:
+                cursor.in_flight = None  # only raised for idempotent resources: resend is safe
+                self._save(cursor)
+                raise DripUnexpectedResponseError(
+                    err.status,
+                    f"{err.reason}; records {chunk.start}-{chunk.end - 1} of the input are not "
+                    f"counted as sent ({cursor.records_sent:,} records sent before them), and a "
+                    f"retry sends them again, which is harmless for {self.resource.name}",
+                    method=err.method,
+                    path=err.path,
                     body_text=err.body_text,
                 ) from err
             except DripError:

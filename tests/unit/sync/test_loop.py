@@ -416,3 +416,13 @@ def test_a_state_conflict_still_saves_the_cursor_so_retries_do_not_resend(checkp
         sync.run()
     cursor = saved_cursor(checkpoint)
     assert cursor.position == 10 and cursor.in_flight is None
+
+
+def test_a_2xx_without_the_documented_body_is_not_counted_and_names_the_range(checkpoint):
+    from airflow_provider_drip.exceptions import DripUnexpectedResponseError
+
+    odd = DripUnexpectedResponseError(200, "the body is HTML, not JSON", method="POST", path="/p")
+    with pytest.raises(DripUnexpectedResponseError, match="records 10-19 of the input"):
+        make_sync("subscribers", FakeSender([None, odd]), FakeSource(30), checkpoint).run()
+    cursor = saved_cursor(checkpoint)
+    assert cursor.position == 10 and cursor.records_sent == 10
