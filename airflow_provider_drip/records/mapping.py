@@ -27,14 +27,8 @@ def compile_field_map(
         if keep_unmapped:
             return None
         return lambda rec: {}  # dropping every unmapped column of an empty map leaves nothing
-    targets: list[tuple[str, tuple[str, ...]]] = []
-    for src, dst in field_map.items():
-        if not isinstance(src, str) or not isinstance(dst, str) or not dst:
-            raise ValueError(f"field_map entries must map str to a non-empty str, got {src!r}")
-        parts = tuple(dst.split("."))
-        if any(not p for p in parts):
-            raise ValueError(f"field_map target {dst!r} has an empty path segment")
-        targets.append((src, parts))
+    # Entries were checked by ``specs.MappingSpec`` (str -> non-empty dotted str).
+    targets = [(src, tuple(dst.split("."))) for src, dst in field_map.items()]
     sources = frozenset(field_map)
 
     def apply(rec: Mapping[str, Any]) -> Record:
