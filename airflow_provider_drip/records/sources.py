@@ -422,11 +422,35 @@ def _read_parquet(stream: Any, where: Where | None = None) -> Iterator[Any]:
     pf = pq.ParquetFile(stream)
     n = 0
     for batch in pf.iter_batches(batch_size=4096):
-        for row in batch.to_pylist():
+        try:
+            rows: Iterable[Any] = batch.to_pylist()
+        except UnicodeDecodeError:  # a string cell that is not UTF-8: find it row by row
+            rows = _rows_one_by_one(batch)
+        for row in rows:
             n += 1
             where.n = n
+            if type(row) is Unreadable:
+                yield row
+                continue
             # Parquet has a column for every field; a null cell means "not given".
             yield {k: v for k, v in row.items() if v is not None}
+
+
+def _rows_one_by_one(batch: Any) -> Iterator[Any]:
+    """The rows of a Parquet batch; one whose string cells are not UTF-8 becomes a reject."""
+    for i in range(batch.num_rows):
+        one = batch.slice(i, 1)
+        try:
+            yield one.to_pylist()[0]
+        except UnicodeDecodeError as exc:
+            row: dict[str, Any] = {}
+            for name, column in zip(one.schema.names, one.columns, strict=True):
+                try:
+                    row[name] = column.to_pylist()[0]
+                except UnicodeDecodeError:
+                    raw = column.cast("binary").to_pylist()[0]
+                    row[name] = raw.decode("utf-8", "backslashreplace")
+            yield _encoding_reject(row, "utf-8", str(exc))
 
 
 class MemorySource:

@@ -131,3 +131,27 @@ def test_csv_cell_over_128_kib_is_read_and_judged_by_the_body_cap(tmp_path: Path
     assert sum(len(c) for c in p.chunks()) == 2 and p.stats.rejected_by_rule == {"max_bytes": 1}
     with pytest.raises(InvalidRecordError, match=r"position 1 \(.*CSV line 3\).*max_bytes"):
         RecordPipeline("subscribers", source=str(path), max_batch_bytes=100_000).check()
+
+
+def test_parquet_string_cell_that_is_not_utf8_rejects_its_row(tmp_path: Path) -> None:
+    names = pa.array([b"Ann", b"\xffbad", b"Cy"], pa.binary()).cast(pa.string(), safe=False)
+    emails = [f"u{i}@example.com" for i in range(3)]
+    path = tmp_path / "people.parquet"
+    pq.write_table(pa.table({"email": emails, "first_name": names}), path)
+    rejects = tmp_path / "r.jsonl"
+    p = RecordPipeline("subscribers", source=str(path), on_invalid="skip", rejects_path=rejects)
+    assert sum(len(c) for c in p.chunks()) == 2 and p.stats.rejected_by_rule == {"encoding": 1}
+    (line,) = [json.loads(x) for x in rejects.read_text().splitlines()]
+    assert (line["position"], line["location"]) == (1, f"{path}, row 2")
+    assert line["record"]["first_name"] == "\\xffbad"
+
+
+def test_parquet_binary_column_is_a_reject_not_base64(tmp_path: Path) -> None:
+    photo = pa.array([None, b"\x89PNG"], pa.binary())
+    path = tmp_path / "people.parquet"
+    pq.write_table(pa.table({"email": ["a@example.com", "b@example.com"], "photo": photo}), path)
+    p = RecordPipeline("subscribers", source=str(path), on_invalid="skip")
+    assert sum(len(c) for c in p.chunks()) == 1
+    assert p.stats.rejected_by_rule == {"unsupported_type": 1}
+    with pytest.raises(InvalidRecordError, match=r"position 1 \(.*row 2\): photo: bytes"):
+        RecordPipeline("subscribers", source=str(path)).check()
