@@ -27,7 +27,7 @@ def iter_json_array(
 ) -> Iterator[Any]:
     """Yield the elements of the JSON array in ``stream`` one by one.
 
-    ``errors`` is the codec error handler (``records/sources.py`` passes one that keeps bad
+    ``errors`` is the codec error handler (``records/readers.py`` passes one that keeps bad
     bytes as lone surrogates, so the element holding them becomes a reject).
     """
     if encoding.lower().replace("_", "-") in ("utf-8", "utf8"):

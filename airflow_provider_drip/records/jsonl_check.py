@@ -100,7 +100,7 @@ def _residual_function(
 ) -> Residual:
     """The residual checks unrolled into straight-line code (it runs once per line).
 
-    Field names come from ``rules.py`` and must be identifiers; checks are passed in as
+    Field names come from ``field_tables.py`` and must be identifiers; checks are passed in as
     constants, so no data ever becomes code.
     """
     names = [n for n, _ in checks] + not_empty + [n for group in one_of for n in group]

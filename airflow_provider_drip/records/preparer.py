@@ -22,10 +22,10 @@ from airflow_provider_drip.records.mapping import (
     compile_row_plan,
     row_targets,
 )
-from airflow_provider_drip.records.sources import CsvRow, JsonLine, Unreadable
+from airflow_provider_drip.records.normalise import compile_normaliser
+from airflow_provider_drip.records.readers import CsvRow, JsonLine, Unreadable
 from airflow_provider_drip.records.specs import MappingSpec, SourceSpec
 from airflow_provider_drip.records.validate import (
-    compile_normaliser,
     compile_row_validator,
     compile_validator,
     find_non_finite,

@@ -10,8 +10,8 @@ import pendulum
 import pytest
 
 from airflow_provider_drip.records.field_tables import RULES, Field, get_rules
+from airflow_provider_drip.records.normalise import compile_normaliser
 from airflow_provider_drip.records.validate import (
-    compile_normaliser,
     compile_validator,
     find_non_finite,
 )

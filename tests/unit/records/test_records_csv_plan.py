@@ -18,7 +18,7 @@ from airflow_provider_drip.records.mapping import (
     compile_row_plan,
     row_targets,
 )
-from airflow_provider_drip.records.sources import CsvRow, _read_csv
+from airflow_provider_drip.records.readers import CsvRow, _read_csv
 from airflow_provider_drip.records.validate import compile_row_validator, compile_validator
 
 COLUMNS = ["email", "tags", "lifetime_value", "prospect", "properties", "value", "x", "a.b", ""]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_drip.records import InvalidRecordError, RecordPipeline, sources
+from airflow_provider_drip.records import InvalidRecordError, RecordPipeline, readers
 from airflow_provider_drip.records.errors import SourceFileError, UnknownColumnsError
 
 
@@ -67,7 +67,7 @@ def test_csv_cell_over_the_field_limit_names_file_line_and_rule(
     path = tmp_path / "people.csv"
     path.write_text("email,note\na@example.com,x\nb@example.com," + "y" * 5000 + "\n")
     old = csv.field_size_limit()
-    monkeypatch.setattr(sources, "CSV_FIELD_LIMIT", 1000)
+    monkeypatch.setattr(readers, "CSV_FIELD_LIMIT", 1000)
     csv.field_size_limit(1000)
     try:
         with pytest.raises(SourceFileError) as info:
