@@ -2,8 +2,9 @@
 after a real ``airflow dags test`` against the emulator.
 
 One DAG: subscribers from a CSV file with one invalid row (input = the file, outputs = Drip's
-``subscribers`` and the rejects file), order activity from literal records (no input), and an
-upsert that fails on an invalid record before sending anything (a FAIL event still naming Drip).
+``subscribers`` and the rejects file), order activity from literal records (no input), a dry run
+(input, no output), and an upsert that fails on an invalid record before sending anything (a
+FAIL event still naming Drip).
 """
 
 from __future__ import annotations
@@ -63,7 +64,14 @@ DAG_FILE = textwrap.dedent(
             records=[{"email": "x@example.com"}],
             on_invalid="fail",
         )
-        from_file >> from_records >> failing
+        preview = DripBatchUpsertOperator(
+            task_id="subscribers_preview",
+            resource="subscribers",
+            source=os.environ["LINEAGE_SOURCE"],
+            on_invalid="skip",
+            dry_run=True,
+        )
+        from_file >> from_records >> preview >> failing
     """
 )
 
@@ -140,6 +148,14 @@ def test_records_input_has_no_dataset_and_request_ids_are_counted(lineage) -> No
     assert (drip["namespace"], drip["name"], _rows(drip)) == (DRIP_NAMESPACE, "order", 3)
     facet = event["run"]["facets"]["drip_sync"]
     assert (facet["batchesSent"], facet["requestIdCount"], facet["recordsRejected"]) == (2, 3, 0)
+
+
+def test_dry_run_reads_its_source_and_writes_nothing(lineage) -> None:
+    event = _event(lineage, "subscribers_preview", "COMPLETE")
+    assert _names(event["inputs"]) == [(LOCAL_NAMESPACE, str(lineage["source"]))]
+    assert event["outputs"] == []
+    facet = event["run"]["facets"]["drip_sync"]
+    assert facet["dryRun"] is True and facet["recordsSent"] == 0
 
 
 def test_failed_sync_still_names_drip_without_statistics(lineage) -> None:
