@@ -1,10 +1,10 @@
 """The one place for Airflow names that moved between the minors this provider supports.
 
-Airflow 3.1 lacks ``airflow.sdk.conf`` (added in 3.2; core's ``airflow.configuration.conf``
-reads the same config) and keeps ``AirflowFailException`` in ``airflow.exceptions`` (the SDK
-re-exports it from 3.2, and 3.3 warns on the old path). Import these names from here: each is
-taken from its newest location first, so a module never fails to import on an older minor and
-never warns on a newer one.
+Airflow 3.1 (task SDK 1.1) lacks ``airflow.sdk.conf`` (core's ``airflow.configuration.conf``
+reads the same config there) and has ``AirflowFailException`` only in ``airflow.exceptions``,
+where 3.3 warns that it is deprecated. Import these names from here: each is taken from its
+newest location first, so a module never fails to import on an older minor and never warns on
+a newer one (``make test-compat`` imports every module with deprecation warnings as errors).
 
 Not a name but a difference all the same: ``context["task_state_store"]`` exists from 3.3 only.
 Its readers (``sync.checkpoint``, the sensor) use ``context.get`` and fall back to the sync
