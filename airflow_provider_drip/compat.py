@@ -4,7 +4,7 @@ Airflow 3.1 (task SDK 1.1) lacks ``airflow.sdk.conf`` (core's ``airflow.configur
 reads the same config there) and has ``AirflowFailException`` only in ``airflow.exceptions``,
 where 3.3 warns that it is deprecated. Import these names from here: each is taken from its
 newest location first, so a module never fails to import on an older minor and never warns on
-a newer one (``make test-compat`` imports every module with deprecation warnings as errors).
+a newer one (tests/compat imports every module with warnings as errors).
 
 Not a name but a difference all the same: ``context["task_state_store"]`` exists from 3.3 only.
 Its readers (``sync.checkpoint``, the sensor) use ``context.get`` and fall back to the sync

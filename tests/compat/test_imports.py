@@ -11,13 +11,13 @@ import importlib
 import importlib.util
 import json
 import pkgutil
-import warnings
+import subprocess
+import sys
 from importlib.metadata import entry_points, requires, version
 from pathlib import Path
 
 import airflow
 import jsonschema
-import pytest
 from packaging.requirements import Requirement
 from packaging.version import Version
 
@@ -39,11 +39,30 @@ def test_installed_airflow_is_one_the_distribution_claims() -> None:
     assert Version(version("apache-airflow")) in airflow_req.specifier
 
 
-@pytest.mark.parametrize("module", MODULES)
-def test_module_imports_without_deprecation_warnings(module: str) -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", DeprecationWarning)
-        importlib.import_module(module)
+IMPORT_ALL = """
+import importlib, json, sys, traceback
+failed = {}
+for name in sys.argv[1:]:
+    try:
+        importlib.import_module(name)
+    except Exception:
+        failed[name] = traceback.format_exc(limit=-3)
+print(json.dumps(failed))
+"""
+
+
+def test_every_module_imports_without_warnings() -> None:
+    """In a fresh interpreter: in this one an earlier import would hide a module's warnings."""
+    done = subprocess.run(
+        [sys.executable, "-W", "error", "-c", IMPORT_ALL, *MODULES],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    failed = json.loads(done.stdout.strip().splitlines()[-1])
+    assert not failed, "\n".join(f"{name}:\n{tb}" for name, tb in failed.items())
+    assert len(MODULES) > 30 and "airflow_provider_drip.operators.drip" in MODULES
 
 
 def test_compat_names_resolve() -> None:
