@@ -36,6 +36,7 @@ import requests
 from airflow.sdk import BaseHook
 from urllib3 import exceptions as u3
 
+from airflow_provider_drip.durations import to_seconds
 from airflow_provider_drip.exceptions import (
     DripAPIError,
     DripError,
@@ -49,17 +50,14 @@ from airflow_provider_drip.hooks.failures import (
     classify_exception,
     describe_exception,
 )
+from airflow_provider_drip.hooks.limits import RateLimitKnobs
 from airflow_provider_drip.hooks.rate_limit import (
-    BATCH_RATE_LIMIT_FLOOR_S,
-    GET_RATE_LIMIT_FLOOR_S,
-    MAX_CONSECUTIVE_429S,
-    RateLimitBudget,
     parse_int_header,
     parse_rate_limit_reset,
     parse_retry_after,
 )
 from airflow_provider_drip.hooks.responses import BatchResponse, RequestStatus
-from airflow_provider_drip.hooks.retry import RetryPolicy, TransientFailure, seconds
+from airflow_provider_drip.hooks.retry import RetryPolicy, TransientFailure
 from airflow_provider_drip.hooks.settings import DripConnectionSettings
 from airflow_provider_drip.hooks.watchdog import Deadline, DeadlineAdapter
 from airflow_provider_drip.resources import (
@@ -125,7 +123,7 @@ class _Outcome:
     rate_limit_waited_s: float
 
 
-class DripHook(BaseHook):
+class DripHook(RateLimitKnobs, BaseHook):
     """Authenticated access to one Drip account.
 
     :param drip_conn_id: Airflow connection of type ``drip`` (login = account id, password = API
@@ -148,13 +146,6 @@ class DripHook(BaseHook):
     """Pooled connections idle longer than this are dropped before the next request: servers
     close idle keep-alive connections, and a request written into one that the server is closing
     looks like "sent, no answer" — ambiguous for events. A fresh connection avoids that."""
-    max_rate_limit_retries: int = MAX_CONSECUTIVE_429S
-    """Upper bound on consecutive 429 waits for one request, whatever ``Retry-After`` says."""
-    get_max_rate_limit_wait: float = 60.0
-    """In-process 429 wait allowed in total for one GET (status, accounts, subscriber look-ups)."""
-    batch_rate_limit_floor_s: float = BATCH_RATE_LIMIT_FLOOR_S
-    get_rate_limit_floor_s: float = GET_RATE_LIMIT_FLOOR_S
-    max_redirects: int = 5
     pool_maxsize: int = 4
 
     def __init__(
@@ -169,8 +160,8 @@ class DripHook(BaseHook):
         super().__init__()
         self.drip_conn_id = settings.conn_id if settings is not None else drip_conn_id
         self.max_retries = max_retries
-        self.backoff_base = seconds(backoff_base, "backoff_base")
-        self.backoff_max = seconds(backoff_max, "backoff_max")
+        self.backoff_base = to_seconds(backoff_base, "backoff_base")
+        self.backoff_max = to_seconds(backoff_max, "backoff_max")
         self.retry_policy  # noqa: B018 - validates max_retries now, not at the first request
         self._settings = settings
         self._session: requests.Session | None = None
@@ -197,8 +188,8 @@ class DripHook(BaseHook):
         """The shared retry policy, from this hook's (adjustable) attributes."""
         return RetryPolicy(
             self.max_retries,
-            seconds(self.backoff_base, "backoff_base"),
-            seconds(self.backoff_max, "backoff_max"),
+            to_seconds(self.backoff_base, "backoff_base"),
+            to_seconds(self.backoff_max, "backoff_max"),
         )
 
     @property
@@ -297,7 +288,7 @@ class DripHook(BaseHook):
             idempotent=res.idempotent,
             resource_name=res.name,
             record_count=count,
-            max_rate_limit_wait=seconds(max_rate_limit_wait, "max_rate_limit_wait"),
+            max_rate_limit_wait=to_seconds(max_rate_limit_wait, "max_rate_limit_wait"),
             allow_redirects=False,
         )
         return self._batch_response(res, count, outcome, self._clock() - started)
@@ -452,12 +443,7 @@ class DripHook(BaseHook):
         settings = self.settings
         path = urlsplit(url).path
         where = f"{method} {path}"
-        budget = RateLimitBudget(
-            max_total_wait=max_rate_limit_wait,
-            default_wait=settings.rate_limit_wait_seconds,
-            floor=self.get_rate_limit_floor_s if body is None else self.batch_rate_limit_floor_s,
-            max_consecutive=self.max_rate_limit_retries,
-        )
+        budget = self.rate_limit_budget(settings, max_rate_limit_wait, is_batch=body is not None)
         attempts = 0
 
         def attempt() -> Answer:

@@ -18,6 +18,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 from airflow.sdk import BaseHook
 
+from airflow_provider_drip.durations import to_seconds
 from airflow_provider_drip.hooks import exchange
 from airflow_provider_drip.hooks.drip import mask_settings
 from airflow_provider_drip.hooks.exchange import Answer
@@ -27,18 +28,13 @@ from airflow_provider_drip.hooks.failures import (
     classify_httpx_exception,
     describe_exception,
 )
-from airflow_provider_drip.hooks.rate_limit import (
-    BATCH_RATE_LIMIT_FLOOR_S,
-    GET_RATE_LIMIT_FLOOR_S,
-    MAX_CONSECUTIVE_429S,
-    RateLimitBudget,
-)
+from airflow_provider_drip.hooks.limits import RateLimitKnobs
 from airflow_provider_drip.hooks.responses import RequestStatus
-from airflow_provider_drip.hooks.retry import RetryPolicy, TransientFailure, seconds
+from airflow_provider_drip.hooks.retry import RetryPolicy, TransientFailure
 from airflow_provider_drip.hooks.settings import DripConnectionSettings
 
 
-class DripAsyncHook(BaseHook):
+class DripAsyncHook(RateLimitKnobs, BaseHook):
     """Async, authenticated access to one Drip account (request status checks).
 
     :param drip_conn_id: Airflow connection of type ``drip``.
@@ -53,13 +49,6 @@ class DripAsyncHook(BaseHook):
     default_conn_name = "drip_default"
     conn_type = "drip"
     hook_name = "Drip (async)"
-
-    max_rate_limit_retries: int = MAX_CONSECUTIVE_429S
-    batch_rate_limit_floor_s: float = BATCH_RATE_LIMIT_FLOOR_S
-    get_rate_limit_floor_s: float = GET_RATE_LIMIT_FLOOR_S
-    get_max_rate_limit_wait: float = 60.0
-    """In-process 429 wait allowed in total for one GET unless the caller says otherwise."""
-    max_redirects: int = 5
 
     def __init__(
         self,
@@ -76,7 +65,9 @@ class DripAsyncHook(BaseHook):
             raise ValueError("max_concurrency must be at least 1")
         self.drip_conn_id = settings.conn_id if settings is not None else drip_conn_id
         self.retry_policy = RetryPolicy(
-            max_retries, seconds(backoff_base, "backoff_base"), seconds(backoff_max, "backoff_max")
+            max_retries,
+            to_seconds(backoff_base, "backoff_base"),
+            to_seconds(backoff_max, "backoff_max"),
         )
         self.max_concurrency = max_concurrency
         self._settings = settings
@@ -154,7 +145,7 @@ class DripAsyncHook(BaseHook):
         settings = await self.aget_settings()
         url = settings.request_status_url(quote(str(request_id), safe=""))
         limit = self.get_max_rate_limit_wait if max_rate_limit_wait is None else max_rate_limit_wait
-        answer = await self._send("GET", url, max_rate_limit_wait=seconds(limit, "wait"))
+        answer = await self._send("GET", url, max_rate_limit_wait=to_seconds(limit, "wait"))
         return exchange.request_status(answer, str(request_id))
 
     async def _send(
@@ -172,12 +163,7 @@ class DripAsyncHook(BaseHook):
         settings = await self.aget_settings()
         client = await self.get_client()
         where = f"{method} {urlsplit(url).path}"
-        budget = RateLimitBudget(
-            max_total_wait=max_rate_limit_wait,
-            default_wait=settings.rate_limit_wait_seconds,
-            floor=self.get_rate_limit_floor_s if body is None else self.batch_rate_limit_floor_s,
-            max_consecutive=self.max_rate_limit_retries,
-        )
+        budget = self.rate_limit_budget(settings, max_rate_limit_wait, is_batch=body is not None)
         attempts = 0
 
         async def attempt() -> Answer:

@@ -15,7 +15,6 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any, TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception
@@ -30,19 +29,6 @@ GATEWAY_TIMEOUT_STATUSES = frozenset({504})
 For resources that are not idempotent this is as ambiguous as a dropped connection."""
 
 T = TypeVar("T")
-
-
-def seconds(value: float | timedelta, name: str) -> float:
-    """A duration parameter as seconds: a ``timedelta`` or a number, as Airflow's own take."""
-    if isinstance(value, timedelta):
-        result = value.total_seconds()
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        result = float(value)
-    else:
-        raise TypeError(f"{name} must be a timedelta or a number of seconds, got {value!r}")
-    if not result >= 0:
-        raise ValueError(f"{name} must be >= 0, got {value!r}")
-    return result
 
 
 def backoff_delay(

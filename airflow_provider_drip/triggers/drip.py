@@ -15,10 +15,10 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_drip.durations import to_seconds
 from airflow_provider_drip.exceptions import DripAPIError, DripError, DripRateLimitError
 from airflow_provider_drip.hooks.drip_async import DripAsyncHook
 from airflow_provider_drip.hooks.responses import RequestStatus
-from airflow_provider_drip.hooks.retry import seconds
 from airflow_provider_drip.hooks.settings import DripConnectionSettings
 from airflow_provider_drip.triggers.status_poll import (
     StatusTracker,
@@ -73,13 +73,13 @@ class DripRequestStatusTrigger(BaseTrigger):
             raise ValueError("max_concurrency must be at least 1")
         self.drip_conn_id = drip_conn_id
         self.request_ids = [str(i) for i in request_ids]
-        self.poll_interval = seconds(poll_interval, "poll_interval")
+        self.poll_interval = to_seconds(poll_interval, "poll_interval")
         self.already_completed = int(already_completed)
         self.max_concurrency = int(max_concurrency)
         self.probe_window = probe_window
         self.max_retries = int(max_retries)
-        self.backoff_base = seconds(backoff_base, "backoff_base")
-        self.backoff_max = seconds(backoff_max, "backoff_max")
+        self.backoff_base = to_seconds(backoff_base, "backoff_base")
+        self.backoff_max = to_seconds(backoff_max, "backoff_max")
         self.sample_batches = (
             None if sample_batches is None else [[str(i) for i in b] for b in sample_batches]
         )

@@ -7,12 +7,12 @@ from datetime import timedelta
 
 import pytest
 
+from airflow_provider_drip.durations import to_seconds
 from airflow_provider_drip.exceptions import DripAPIError
 from airflow_provider_drip.hooks.retry import (
     RateLimitWait,
     RetryPolicy,
     TransientFailure,
-    seconds,
 )
 
 
@@ -110,10 +110,10 @@ def test_negative_retries_refused():
     ("value", "expected"), [(timedelta(minutes=2), 120.0), (1.5, 1.5), (3, 3.0)]
 )
 def test_durations_take_timedelta_or_seconds(value, expected):
-    assert seconds(value, "backoff_max") == expected
+    assert to_seconds(value, "backoff_max") == expected
 
 
 @pytest.mark.parametrize("value", [-1, timedelta(seconds=-1), "5", True, float("nan")])
 def test_bad_durations(value):
     with pytest.raises((TypeError, ValueError), match="backoff_max"):
-        seconds(value, "backoff_max")
+        to_seconds(value, "backoff_max")
