@@ -116,7 +116,7 @@ def test_killed_task_is_retried_and_resumes_without_resending(live: LiveAirflow)
     env, emulator = live.env, live.emulator
     emulator.reset()
     run_id = env.trigger(CRASH_DAG)
-    pid_file = live.state_dir / "send_events.try1.pid"
+    pid_file = live.state_dir / f"{CRASH_DAG}.send_events.try1.pid"
 
     def sleeping_on_rate_limit() -> bool:
         stats = emulator.stats()
@@ -139,7 +139,7 @@ def test_killed_task_is_retried_and_resumes_without_resending(live: LiveAirflow)
     )
     (ti,) = [t for t in env.task_instances(CRASH_DAG, run_id) if t["task_id"] == "send_events"]
     assert ti["try_number"] == 2, ti
-    retry_pid = int((live.state_dir / "send_events.try2.pid").read_text())
+    retry_pid = int((live.state_dir / f"{CRASH_DAG}.send_events.try2.pid").read_text())
     assert retry_pid != pid
     history = env.task_history(CRASH_DAG, run_id, "send_events")
     assert [h["try_number"] for h in history] == [1] and history[0]["state"] == "failed"

@@ -18,18 +18,13 @@ from typing import Any
 
 import pendulum
 from airflow.sdk import dag, get_current_context, task
+from e2e_pids import write_pid
 
 from airflow_provider_drip.operators.drip import DripBatchUpsertOperator
 
 BATCH_SIZE = int(os.environ.get("E2E_BATCH_SIZE", "10"))
 STATE_PATH = str(Path(os.environ.get("E2E_STATE_DIR", "/tmp")) / "sync-state")
 START = pendulum.datetime(2024, 1, 1, tz="UTC")
-
-
-def write_pid(context: Any) -> None:
-    ti = context["ti"]
-    state_dir = Path(os.environ["E2E_STATE_DIR"])
-    (state_dir / f"{ti.dag_id}.{ti.task_id}.try{ti.try_number}.pid").write_text(str(os.getpid()))
 
 
 def _conf() -> dict[str, Any]:

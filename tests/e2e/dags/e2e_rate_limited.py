@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pendulum
 from airflow.sdk import dag, task
+from e2e_pids import write_pid
 
 from airflow_provider_drip.operators.drip import (
     DripBatchUpsertOperator,
@@ -33,13 +33,6 @@ from airflow_provider_drip.sensors.drip import DripRequestStatusSensor
 RECORDS = int(os.environ.get("E2E_RECORDS", "60"))
 BATCH_SIZE = int(os.environ.get("E2E_BATCH_SIZE", "10"))
 START = pendulum.datetime(2024, 1, 1, tz="UTC")
-
-
-def write_pid(context: Any) -> None:
-    """Record which process runs this try, for the test that kills it."""
-    ti = context["ti"]
-    state_dir = Path(os.environ["E2E_STATE_DIR"])
-    (state_dir / f"{ti.task_id}.try{ti.try_number}.pid").write_text(str(os.getpid()))
 
 
 @dag(
