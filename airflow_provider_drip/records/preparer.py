@@ -100,7 +100,7 @@ class RecordPreparer:
             field_map, keep = self.mapping.field_map, self.mapping.keep_unmapped
             build = compile_row_plan(header, field_map, keep, fields, self.list_delimiter)
             targets = [parts for _, parts in row_targets(header, field_map, keep)]
-            validate = compile_row_validator(targets, self.rules)
+            validate = compile_row_validator(targets, self.rules, coerced=fields is not None)
             plan = self._row_plans[header] = (build, validate)
         return plan
 

@@ -294,15 +294,15 @@ def _compile_partial(
 
 
 def valid_by_construction(
-    targets: Iterable[tuple[str, ...]], fields: Mapping[str, R.Field]
+    targets: Iterable[tuple[str, ...]], fields: Mapping[str, R.Field], coerced: bool = False
 ) -> frozenset[str]:
     """Top-level fields a CSV row plan always fills with a valid value (or leaves out).
 
     A cell is a string (or None for a missing cell), a delimited-list field is coerced into a
     list of strings, and dotted targets build a dict. So a plain string or id field fed only by
-    single-name targets and a free-form object fed only by dotted targets need no type check (a
-    list-of-strings field does: without coercion its cell stays one string). Presence rules are
-    not covered by this.
+    single-name targets and a free-form object fed only by dotted targets need no type check, nor
+    does a list-of-strings field when ``coerced`` (without coercion its cell stays one string).
+    Presence rules are not covered by this.
     """
     by_field: dict[str, list[tuple[str, ...]]] = {}
     for parts in targets:
@@ -313,7 +313,7 @@ def valid_by_construction(
         if spec is None or spec.enum is not None:
             continue
         if all(len(p) == 1 for p in paths):
-            fits = spec.type in (R.STRING, R.ID)
+            fits = spec.type in (R.STRING, R.ID) or (coerced and spec.type == R.LIST_OF_STRINGS)
         else:
             fits = all(len(p) > 1 for p in paths) and spec.type == R.OBJECT and not spec.fields
         if fits:
@@ -322,11 +322,12 @@ def valid_by_construction(
 
 
 def compile_row_validator(
-    targets: Sequence[tuple[str, ...]], rules: R.ResourceRules
+    targets: Sequence[tuple[str, ...]], rules: R.ResourceRules, coerced: bool = False
 ) -> Callable[[Mapping[str, Any], str], list[Violation] | None]:
-    """The validator for records a CSV row plan builds from ``targets`` (its target paths):
-    it type-checks only the fields the plan can fill with an invalid value."""
-    safe = valid_by_construction(targets, rules.fields)
+    """The validator for records a CSV row plan builds from ``targets`` (its target paths; with
+    ``coerced`` the plan coerces cells): it type-checks only the fields the plan can fill with
+    an invalid value."""
+    safe = valid_by_construction(targets, rules.fields, coerced)
     present = dict.fromkeys(parts[0] for parts in targets)  # the record's key order
     only = [name for name in present if name not in safe]
     return compile_fields(rules.fields, rules.one_of, only=only)

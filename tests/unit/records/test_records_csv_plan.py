@@ -90,7 +90,7 @@ def test_row_validator_gives_the_full_validators_verdict(
     plan = compile_row_plan(tuple(header), field_map, keep, rules.fields if coerce else None, "|")
     rec = plan(values)
     targets = [parts for _, parts in row_targets(tuple(header), field_map, keep)]
-    partial = compile_row_validator(targets, rules)
+    partial = compile_row_validator(targets, rules, coerced=coerce)
     assert partial(rec) == compile_validator(rules)(rec)
 
 
