@@ -19,7 +19,15 @@ _TOKEN_TAIL = 16
 
 
 class JSONArrayError(ValueError):
-    """The file is not a well-formed JSON array (a file-level error: no record can be trusted)."""
+    """The file is not a well-formed JSON array (a file-level error: no record can be trusted).
+
+    The message names the file and the element; ``rule`` is ``json_array`` like a reject's.
+    """
+
+    rule = "json_array"
+
+    def __str__(self) -> str:
+        return f"{super().__str__()} [{self.rule}]"
 
 
 def iter_json_array(

@@ -155,3 +155,14 @@ def test_parquet_binary_column_is_a_reject_not_base64(tmp_path: Path) -> None:
     assert p.stats.rejected_by_rule == {"unsupported_type": 1}
     with pytest.raises(InvalidRecordError, match=r"position 1 \(.*row 2\): photo: bytes"):
         RecordPipeline("subscribers", source=str(path)).check()
+
+
+def test_a_broken_json_array_names_file_element_and_rule(tmp_path: Path) -> None:
+    from airflow_provider_drip.records import JSONArrayError
+
+    path = tmp_path / "people.json"
+    path.write_text('[{"email": "a@example.com"}, {"email": ]')
+    with pytest.raises(JSONArrayError) as info:
+        RecordPipeline("subscribers", source=str(path), on_invalid="skip").check()
+    text = str(info.value)
+    assert "people.json" in text and "element 1" in text and text.endswith("[json_array]")
