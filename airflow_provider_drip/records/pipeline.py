@@ -338,7 +338,13 @@ class RecordPipeline:
         missing = self._unknown_columns()
         if missing is not None and not self.rejects.fail and not self._warned_columns:
             self._warned_columns = True
-            log.warning("%s; the records were sent without those fields", missing)
+            log.warning(
+                "field_map names column(s) %s that none of the %d records of %s has (a typo?); "
+                "the records went on without those fields",
+                ", ".join(map(repr, missing.columns)),
+                missing.records_read,
+                missing.source,
+            )
 
     def _unknown_columns(self) -> UnknownColumnsError | None:
         """The field_map columns the last full pass never saw (None: all seen, or no input)."""
