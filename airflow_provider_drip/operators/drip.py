@@ -203,9 +203,11 @@ class _DripBatchOperator(DripLineageMixin, BaseOperator):
             )
             mapping = replace(self.mapping_spec, field_map=self.field_map)
             rejects = replace(self.reject_spec, rejects_path=self.rejects_path)
+            # Checks that need the resource or the files: a rejects_path over the source,
+            # dedupe without an identity, a body cap too small for one record.
+            return RecordPipeline.from_specs(self.resource, source, mapping, rejects, self.batching)
         except (TypeError, ValueError) as err:
             raise DripConfigError(f"{self.task_id}: {err}") from None
-        return RecordPipeline.from_specs(self.resource, source, mapping, rejects, self.batching)
 
     def execute(self, context: Context) -> dict[str, Any]:
         return self._run_sync(context)

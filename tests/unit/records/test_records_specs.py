@@ -84,5 +84,6 @@ def test_operator_pipeline_gets_the_rendered_templated_parameters(tmp_path: Path
     assert (p.batch_size, p.on_invalid, p.rejects_path) == (7, "skip", str(tmp_path / "r.jsonl"))
     assert sum(len(c) for c in p.chunks()) == 1
     op.rejects_path = str(src)
-    with pytest.raises(ValueError, match="is the source file"):
+    with pytest.raises(DripConfigError, match=r"load: rejects_path .* is the source file"):
         op._pipeline()
+    assert src.read_text().count("\n") == 2  # untouched
