@@ -205,8 +205,7 @@ class MemorySource:
     """In-memory records: a list, an XCom sequence, any re-iterable, or a one-shot iterator."""
 
     def __init__(self, records: Iterable[Mapping[str, Any]]) -> None:
-        if isinstance(records, (str, bytes, Mapping)):
-            raise TypeError("records must be an iterable of mappings (e.g. a list of dicts)")
+        # ``specs.SourceSpec`` has refused a str, bytes or single mapping already.
         self._records: Iterable[Any] | None = records
         self._spool: Any = None
         self._spooled = False
