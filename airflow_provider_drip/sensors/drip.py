@@ -155,6 +155,7 @@ class DripRequestStatusSensor(BaseSensorOperator):
         summary = event.get("summary") or {}
         if status == "success":
             self.log.info("All Drip requests completed: %s", progress_line(summary))
+            self._plan()  # a resumed sensor is a new instance: work out the coverage again
             return self._with_coverage(summary)
         if status == "failed":
             raise AirflowFailException(str(event.get("message") or failure_message(summary)))
@@ -210,22 +211,26 @@ class DripRequestStatusSensor(BaseSensorOperator):
             self.log.info("All Drip requests completed: %s", progress_line(summary))
         return summary
 
-    def _load_tracker(self, context: Context) -> StatusTracker:
-        """The tracker for the rendered ids, with progress from memory or the task state store."""
+    def _plan(self) -> list[str]:
+        """The ids to check, in order: every id, or sample mode's ids batch by batch. Sets
+        ``_sample`` and ``_total_ids`` (also after a deferral, for the summary's coverage)."""
         batches, boundaries_known = normalise_request_id_batches(self.request_ids)
         self._total_ids = sum(len(b) for b in batches)
-        if self.verify == "sample":
-            if not boundaries_known and self._total_ids:
-                self.log.warning(
-                    "verify='sample' without batch boundaries (request_ids is a plain list, not "
-                    "an operator summary): the list is treated as one batch, so its last id and "
-                    "a spread are checked"
-                )
-            self._sample = sample_batches(batches)
-            ids = [i for batch in self._sample for i in batch]
-        else:
+        if self.verify != "sample":
             self._sample = None
-            ids = [i for batch in batches for i in batch]
+            return [i for batch in batches for i in batch]
+        if not boundaries_known and self._total_ids:
+            self.log.warning(
+                "verify='sample' without batch boundaries (request_ids is a plain list, not "
+                "an operator summary): the list is treated as one batch, so its last id and "
+                "a spread are checked"
+            )
+        self._sample = sample_batches(batches)
+        return [i for batch in self._sample for i in batch]
+
+    def _load_tracker(self, context: Context) -> StatusTracker:
+        """The tracker for the rendered ids, with progress from memory or the task state store."""
+        ids = self._plan()
         if self._tracker is not None and self._tracker.request_ids == ids:
             return self._tracker
         tracker = StatusTracker(ids)

@@ -79,3 +79,19 @@ def test_the_request_budget_paces_every_round(emulator):
     before = status_checks(emulator)
     assert wait.poke(context) is False
     assert status_checks(emulator) - before == 1  # 3600/h over a 1 s interval: one check
+
+
+def test_a_deferred_sample_mode_sensor_reports_its_coverage_too(emulator):
+    from airflow.sdk.exceptions import TaskDeferred
+
+    from tests.integration.test_trigger import run_trigger
+
+    summary = sync_orders(2500)
+    wait = sensor(request_ids=summary, deferrable=True, max_requests_per_hour=None)
+    with pytest.raises(TaskDeferred) as info:
+        wait.execute(make_context())
+    (event,) = run_trigger(info.value.trigger)
+    resumed = sensor(request_ids=summary, deferrable=True, max_requests_per_hour=None)
+    result = resumed.execute_complete(make_context(), event.payload)
+    assert result["ids_total"] == 2500 and result["ids_checked"] == 3 * 1 + 40 + 40 + 20
+    assert result["completed"] == result["ids_checked"]
