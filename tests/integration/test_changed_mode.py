@@ -145,4 +145,3 @@ def test_two_runs_on_one_state_at_once_fail_clearly_instead_of_losing_updates(dr
     two.mark_accepted([(2, 2)])
     with pytest.raises(SyncStateConflictError):
         two.commit()
-
