@@ -75,10 +75,8 @@ CPU time (the sync loop prepares the next batch while one is in flight)."""
 
 def mask_settings(settings: DripConnectionSettings) -> None:
     """Register the token and its Authorization value with Airflow's log masker."""
-    try:
-        from airflow.sdk.log import mask_secret
-    except ImportError:  # pragma: no cover - Airflow 3.0
-        from airflow.sdk.execution_time.secrets_masker import mask_secret
+    from airflow_provider_drip.compat import mask_secret
+
     mask_secret(settings.token)
     mask_secret(settings.authorization.split(" ", 1)[1])
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import ipaddress
 import json
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -166,7 +167,11 @@ class DripConnectionSettings:
             user_agent = f"{user_agent} {options['user_agent']}"
         connect_timeout, read_timeout = _timeouts(options.get("timeout"), conn_id)
         try:
-            wait = float(options.get("rate_limit_wait_seconds", DEFAULT_RATE_LIMIT_WAIT_SECONDS))
+            # the 3.2+ form stores a cleared field as null (or ""): that means the default
+            raw_wait = options.get("rate_limit_wait_seconds")
+            wait = DEFAULT_RATE_LIMIT_WAIT_SECONDS if raw_wait in (None, "") else float(raw_wait)
+            if not math.isfinite(wait) or wait < 0:
+                raise ValueError(wait)
         except (TypeError, ValueError):
             raise DripConfigError(
                 f"Connection {conn_id!r}: extra 'rate_limit_wait_seconds' must be a number"

@@ -263,3 +263,18 @@ class TestFromConnection:
         monkeypatch.setenv("AIRFLOW_CONN_DRIP_ENV", json.dumps(value))
         s = DripConnectionSettings.from_connection(BaseHook.get_connection("drip_env"))
         assert (s.account_id, s.base_url, s.read_timeout) == ("55", DEFAULT_BASE_URL, 9.0)
+
+
+def test_a_cleared_rate_limit_wait_field_means_the_default_and_a_negative_one_is_refused():
+    from airflow_provider_drip.hooks.settings import (
+        DEFAULT_RATE_LIMIT_WAIT_SECONDS,
+        DripConnectionSettings,
+    )
+
+    for cleared in (None, ""):
+        settings = DripConnectionSettings.from_fields(
+            "c", "123", "tok", None, {"rate_limit_wait_seconds": cleared}
+        )
+        assert settings.rate_limit_wait_seconds == DEFAULT_RATE_LIMIT_WAIT_SECONDS
+    with pytest.raises(DripConfigError, match="rate_limit_wait_seconds"):
+        DripConnectionSettings.from_fields("c", "123", "tok", None, {"rate_limit_wait_seconds": -5})
