@@ -6,7 +6,7 @@ sees exactly which calls it makes and unit tests can drive it with a fake sender
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 from airflow_provider_drip.hooks.responses import BatchResponse
@@ -67,6 +67,3 @@ class BatchSender(Protocol):
 class Logger(Protocol):
     def info(self, msg: str, *args: Any) -> None: ...
     def warning(self, msg: str, *args: Any) -> None: ...
-
-
-JSONDict = Mapping[str, Any]
