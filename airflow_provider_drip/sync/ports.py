@@ -18,6 +18,8 @@ class Chunk(Protocol):
 
     start: int
     end: int
+    payloads: list[bytes]
+    """Each record as serialised JSON: what changed mode digests once Drip accepted them."""
 
     def __len__(self) -> int: ...
     def body(self, resource: BatchResource) -> bytes: ...

@@ -42,6 +42,10 @@ class FakeChunk:
     def __len__(self) -> int:
         return len(self.items)
 
+    @property
+    def payloads(self) -> list[bytes]:
+        return [json.dumps(item).encode() for item in self.items]
+
     def body(self, resource: BatchResource) -> bytes:
         return json.dumps(resource.envelope(self.items)).encode()
 
