@@ -3,7 +3,7 @@
 Everything that differs between Drip's batch endpoints lives in this table: the path, the
 envelope, the success status, whether a resend is harmless and whether the response carries
 request ids. The hook, the sync loop, the emulator and the operators read it; adding an eighth
-endpoint means adding one row here (plus its field rules in ``rules.py``).
+endpoint means adding one row here (plus its field rules in ``records/field_tables.py``).
 """
 
 from __future__ import annotations

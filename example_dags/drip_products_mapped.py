@@ -3,8 +3,8 @@
 The catalogue arrives as several files in mixed formats (JSON Lines, CSV, JSON). ``list_files``
 finds them when the DAG runs, and ``.partial(...).expand(source=...)`` creates one
 ``DripShopperActivityOperator`` task per file, each with its own retries and resume cursor. The
-mapped tasks share the account's rate limit: give them an Airflow pool per Drip account (see the
-README) so they do not race each other for it.
+mapped tasks share the account's rate limit: give them an Airflow pool per Drip account (see
+docs/operators.md) so they do not race each other for it.
 """
 
 from __future__ import annotations

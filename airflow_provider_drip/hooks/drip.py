@@ -342,7 +342,7 @@ class DripHook(RateLimitKnobs, BaseHook):
     # ------------------------------------------------------------------ reads
 
     def get_request_status(self, request_id: str) -> RequestStatus:
-        """Processing state of one v3 request id (the path is configurable, see README)."""
+        """Processing state of one v3 request id (path: docs/connection.md)."""
         url = self.settings.request_status_url(quote(str(request_id), safe=""))
         return exchange.request_status(self._get(url, not_found_ok=True), str(request_id))
 

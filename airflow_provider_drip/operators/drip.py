@@ -1,7 +1,7 @@
 """Operators that load records into Drip's batch endpoints.
 
 Both are thin: they turn parameters and the Airflow context into a ``RecordPipeline`` and a
-``BatchSync`` (``sync.py``), and turn the sync's wishes (wait until ..., done with ...) into
+``BatchSync`` (``sync/loop.py``), and turn the sync's wishes (wait until ..., done with ...) into
 Airflow's (defer, return value, asset event). No HTTP and no parsing lives here.
 """
 
@@ -324,7 +324,7 @@ class DripBatchUpsertOperator(_DripBatchOperator):
     :param max_rate_limit_wait: longest rate-limit wait in seconds a non-deferrable task sleeps;
         beyond it the task fails with the time to retry (the cursor is kept).
     :param on_ambiguous: ``fail`` | ``resend`` | ``skip`` for events batches whose outcome is
-        unknown (sent, no answer); see ``sync.ON_AMBIGUOUS_POLICIES``.
+        unknown (sent, no answer); see ``sync.loop.ON_AMBIGUOUS_POLICIES``.
     :param hook_params: extra ``DripHook`` arguments, e.g. ``{"max_retries": 8, "backoff_base": 2}``
         for the retries on 5xx and connection errors.
     :param defer_after_seconds: in deferrable mode, rate-limit waits up to this long are slept in

@@ -5,7 +5,7 @@ JSON object that ``records/validate.py`` would pass unchanged, so the pipeline m
 line's own bytes as the payload: no decode into a dict, no Python validation, no re-encoding.
 False means only "not sure": the pipeline then takes its ordinary path, which gives the verdict and
 the violation messages. So this module may refuse anything it likes, but must never accept a
-record the validator would reject (``tests/unit/records/test_fastcheck.py`` checks exactly that).
+record the validator would reject (``tests/unit/records/test_jsonl_check.py`` checks exactly that).
 
 What the Structs cannot say is checked afterwards in Python on the decoded Struct: email, URL and
 SMS patterns, ISO-8601 datetimes, required fields not being ``""``, and "one of" groups. Unknown
