@@ -1,6 +1,6 @@
 """``python -m bench``: run every benchmark in turn, then rewrite docs/bench.md from the results.
 
-    python -m bench [--only throughput,memory,budget,occupancy,changed,changed-csv,status] [--quick]
+    python -m bench [--only NAME,...] [--quick]    (names: see ALL below)
 
 ``--quick`` shrinks the inputs (a smoke run; its numbers are not the ones to quote).
 """
@@ -11,11 +11,11 @@ import argparse
 import sys
 import time
 
-from bench import budget, changed, memory, occupancy, status, throughput
+from bench import budget, changed, memory, occupancy, status, throughput, wire
 from bench.common import log
 from bench.report import write_docs
 
-ALL = ("throughput", "memory", "budget", "occupancy", "changed", "changed-csv", "status")
+ALL = ("throughput", "memory", "budget", "occupancy", "changed", "changed-csv", "status", "wire")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         "changed-csv": (changed.main, ["--format", "csv"]
                         + (["--rows", "100000", "--rounds", "1"] if quick else [])),
         "status": (status.main, ["--ids", "5000"] if quick else []),
+        "wire": (wire.main, ["--requests", "20"] if quick else []),
     }  # fmt: skip
     started = time.monotonic()
     for name in wanted:

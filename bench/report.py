@@ -10,7 +10,16 @@ from typing import Any
 from bench.common import REPO_ROOT, RESULTS_DIR
 
 DOC = REPO_ROOT / "docs" / "bench.md"
-ORDER = ("throughput", "memory", "budget", "occupancy", "changed", "changed-csv", "status")
+ORDER = (
+    "throughput",
+    "memory",
+    "budget",
+    "occupancy",
+    "changed",
+    "changed-csv",
+    "status",
+    "wire",
+)
 TITLES = {
     "throughput": "1. Pipeline throughput",
     "memory": "2. Memory on big inputs",
@@ -19,6 +28,7 @@ TITLES = {
     "changed": "5. Change-only syncs (JSON Lines source)",
     "changed-csv": "5b. Change-only syncs (CSV source)",
     "status": "6. Confirming 20,000 request ids: verify='all' vs 'sample'",
+    "wire": "7. gzip on the wire: bytes and time per batch",
 }
 
 
