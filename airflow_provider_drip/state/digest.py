@@ -108,7 +108,8 @@ def key_spec_for(
     return KeySpec(tuple(tuple(alt) for alt in resource.change_keys))
 
 
-def _present(value: Any) -> bool:
+def key_value_present(value: Any) -> bool:
+    """A key field counts when it has a value: not None, not blank text, not an empty list."""
     if value is None:
         return False
     if isinstance(value, str):
@@ -116,6 +117,13 @@ def _present(value: Any) -> bool:
     if isinstance(value, (list, dict, tuple)):
         return bool(value)
     return True
+
+
+def missing_key_reason(spec: KeySpec) -> str:
+    """Why a record without any usable key alternative cannot be tracked."""
+    return (
+        f"record has no usable key: needs non-empty {spec.describe()} to be tracked in changed mode"
+    )
 
 
 class RecordDigester:
@@ -133,14 +141,11 @@ class RecordDigester:
         for alt in self._alternatives:
             values = [get(f) for f in alt]
             for v in values:
-                if not _present(v):
+                if not key_value_present(v):
                     break
             else:
                 return alt, values
-        raise MissingKeyError(
-            f"record has no usable key: needs non-empty {self.spec.describe()} "
-            "to be tracked in changed mode"
-        )
+        raise MissingKeyError(missing_key_reason(self.spec))
 
     def digests(self, record: Mapping[str, Any]) -> RecordDigests:
         """Key and content digests of ``record`` (a dict as sent to Drip)."""

@@ -29,6 +29,7 @@ import msgspec
 
 from airflow_provider_drip.records.errors import Violation
 from airflow_provider_drip.state import MissingKeyError, RecordDigester, SyncState
+from airflow_provider_drip.state.digest import key_value_present, missing_key_reason
 
 SYNC_MODES = ("full", "changed")
 
@@ -44,17 +45,6 @@ _encode = msgspec.json.encode
 # 3e-8, and a collision only costs a resend (the two records' contents differ, so each looks
 # changed). Content digests: crc32 and adler32 of the payload as one 64-bit number; they only
 # tell whether one key's record changed since it was sent, at ~0.2 us per record.
-
-
-def _present(value: Any) -> bool:
-    """A key field counts when it has a value: not None, not blank text, not an empty list."""
-    if value is None:
-        return False
-    if isinstance(value, str):
-        return bool(value) and not value.isspace()
-    if isinstance(value, (list, dict)):
-        return bool(value)
-    return True
 
 
 class PayloadDigester:
@@ -88,11 +78,8 @@ class PayloadDigester:
         else:  # names a Struct cannot carry: decode the whole record
             decode = msgspec.json.Decoder().decode
         encode = _encode
-        present = _present
-        missing = (
-            f"record has no usable key: needs non-empty {spec.describe()} to be tracked in "
-            "changed mode"
-        )
+        present = key_value_present
+        missing = missing_key_reason(spec)
 
         def keyed(payload: bytes) -> tuple[int, int]:
             try:
