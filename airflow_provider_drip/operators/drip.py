@@ -251,7 +251,7 @@ class _DripBatchOperator(DripLineageMixin, BaseOperator):
                 full_refresh=as_bool(self.full_refresh, "full_refresh"),
                 resumed=checkpoint.load() is not None,
             )
-            pipeline.change_filter = changes.verdict
+            pipeline.change_filter = changes
         sync = BatchSync(
             hook=hook,
             pipeline=pipeline,

@@ -15,7 +15,7 @@ from airflow_provider_drip.exceptions import DripConfigError
 from airflow_provider_drip.resources import BatchResource
 from airflow_provider_drip.state import (
     ObjectStorageCheckpoint,
-    RecordDigester,
+    PayloadDigester,
     SyncStateStore,
     default_state_path,
     key_spec_for,
@@ -113,10 +113,15 @@ def open_change_tracker(
     what the earlier tries committed and still sends everything.
     """
     base = state_path or default_state_path()
+    digester = PayloadDigester(key_spec_for(resource, key_fields))
     state = SyncStateStore.open(
-        base, account_id, resource.name, state_key, full_refresh=full_refresh and not resumed
+        base,
+        account_id,
+        resource.name,
+        state_key,
+        key_spec=digester.spec,
+        full_refresh=full_refresh and not resumed,
     )
-    digester = RecordDigester(key_spec_for(resource, key_fields))
     log.info(
         "Changed mode: %s keys known in %s (key: %s)%s",
         f"{state.count:,}",

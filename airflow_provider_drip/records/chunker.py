@@ -10,12 +10,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
 from airflow_provider_drip.records.errors import Violation
 from airflow_provider_drip.records.preparer import FILTERED
+from airflow_provider_drip.records.readers import KNOWN_LINE
 from airflow_provider_drip.records.rejects import RejectSink
 from airflow_provider_drip.records.specs import BatchSpec
 from airflow_provider_drip.resources import BatchResource, get_resource
@@ -29,9 +30,16 @@ gives it up only when CPython's switch interval (5 ms) runs out. ``time.sleep(0)
 records (about 1.5 ms of CSV work) hands it over sooner. Measurements: bench/FINDINGS.md.
 """
 
-ChangeFilter = Callable[[bytes], "bool | list[Violation]"]
-"""Changed mode: asked about each valid record's payload; False drops it as unchanged (before
-chunking, so batches stay full), violations reject it."""
+
+class ChangeFilter(Protocol):
+    """Changed mode's questions about payloads (``sync.changes.ChangeTracker`` answers them)."""
+
+    known: Callable[[bytes], bool]
+    """True when Drip already accepted exactly these bytes: asked about raw JSON lines before
+    any decoding (``readers.KNOWN_LINE``), so an unchanged line costs one hash and one lookup."""
+    verdict: Callable[[bytes], bool | list[Violation]]
+    """Asked about each valid record's payload; False drops it as unchanged (before chunking,
+    so batches stay full), violations reject it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +139,8 @@ def chunk_pass(
     read = valid = rejected = filtered = deduped = unchanged = emitted = nchunks = nbytes = 0
     fail = rejects.fail
     reject = rejects.reject
+    verdict = change_filter.verdict if change_filter is not None else None
+    known_line = KNOWN_LINE
     countdown = hand_over
     hand_over_gil = time.sleep
 
@@ -153,14 +163,17 @@ def chunk_pass(
                 if not countdown:
                     countdown = hand_over
                     hand_over_gil(0)
+            if raw is known_line:
+                unchanged += 1
+                continue
             out = prepare(raw)
-            if change_filter is not None and type(out) is tuple:
-                verdict = change_filter(out[1])
-                if verdict is False:
+            if verdict is not None and type(out) is tuple:
+                said = verdict(out[1])
+                if said is False:
                     unchanged += 1
                     continue
-                if type(verdict) is list:
-                    out = verdict
+                if type(said) is list:
+                    out = said
             if type(out) is not tuple:
                 if out is FILTERED:
                     filtered += 1

@@ -322,8 +322,10 @@ class RecordPipeline:
         last_pos = self._build_dedupe_index() if self.mapping.dedupe else None
         location = self._source.location
         rejects = RejectSink(self.rejects, stats.rejected_by_rule, samples, location, original)
+        changes = self.change_filter
+        known_line = changes.known if changes is not None and self._accept_line else None
         yield from chunk_pass(
-            self._source.records(self._accept_line),
+            self._source.records(self._accept_line, known_line),
             self._preparer.make(),
             stats=stats,
             batching=self.batching,

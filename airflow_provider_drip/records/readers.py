@@ -103,6 +103,16 @@ def _escaped(text: str) -> str:
 UNITS = {"jsonl": "line", "json": "array element", "csv": "CSV line", "parquet": "row"}
 
 
+class KnownLine:
+    """What ``_read_jsonl`` yields for a line whose bytes ``known_line`` recognised (changed
+    mode: Drip already accepted exactly these bytes), without decoding or checking it."""
+
+    __slots__ = ()
+
+
+KNOWN_LINE = KnownLine()
+
+
 class JsonLine:
     """A JSON line the pipeline's ``accept_line`` passed: its own bytes are the payload."""
 
@@ -120,7 +130,11 @@ def _read_jsonl(
     encoding: str,
     accept_line: Callable[[bytes], bool] | None = None,
     where: Where | None = None,
+    known_line: Callable[[bytes], bool] | None = None,
 ) -> Iterator[Any]:
+    """Records of a file of JSON lines. With ``accept_line``, a line whose own bytes may be
+    sent comes as a ``JsonLine``; with ``known_line`` too, a line whose bytes (less trailing
+    whitespace, as a ``JsonLine`` would carry them) it recognises comes as ``KNOWN_LINE``."""
     where = where or Where()
     decode = msgspec.json.decode
     utf8 = encoding.lower().replace("_", "-") in ("utf-8", "utf8", "utf-8-sig")
@@ -129,10 +143,15 @@ def _read_jsonl(
     )
     if not utf8:
         accept_line = None  # lines are text, not the UTF-8 bytes a request body carries
+    if accept_line is None:
+        known_line = None  # only a line that may be sent as it is can be known by its bytes
     text_lines = not utf8  # bytes lines carry no marked bytes: msgspec refuses bad UTF-8 itself
     marked = _MARKED[0]
     for n, line in enumerate(lines, 1):
         where.n = n
+        if known_line is not None and known_line(line.rstrip()):
+            yield KNOWN_LINE
+            continue
         if accept_line is not None and accept_line(line):
             yield JsonLine(line.rstrip())
             continue

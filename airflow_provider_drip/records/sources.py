@@ -153,8 +153,13 @@ class FileSource:
     def __iter__(self) -> Iterator[Any]:
         return self.records()
 
-    def records(self, accept_line: Callable[[bytes], bool] | None = None) -> Iterator[Any]:
-        """Every record in order; JSON lines that ``accept_line`` passes come as ``JsonLine``.
+    def records(
+        self,
+        accept_line: Callable[[bytes], bool] | None = None,
+        known_line: Callable[[bytes], bool] | None = None,
+    ) -> Iterator[Any]:
+        """Every record in order; JSON lines that ``accept_line`` passes come as ``JsonLine``,
+        and those ``known_line`` recognises as ``KNOWN_LINE`` (see ``readers._read_jsonl``).
 
         A file that cannot be read on (truncated gzip, corrupt Parquet, bytes a non-UTF-8 codec
         cannot split into lines) raises ``SourceFileError`` naming the file and how far it got.
@@ -164,7 +169,7 @@ class FileSource:
             where.start(path, UNITS[fmt])
             try:
                 with self.fs.open(path, "rb") as raw, _maybe_gunzip(raw, gz) as stream:
-                    yield from self._read(stream, fmt, path, accept_line)
+                    yield from self._read(stream, fmt, path, accept_line, known_line)
             except (JSONArrayError, SourceFileError, FileNotFoundError):
                 raise
             except csv.Error as exc:
@@ -182,11 +187,16 @@ class FileSource:
         return self.where.describe()
 
     def _read(
-        self, stream: Any, fmt: str, path: str, accept_line: Callable[[bytes], bool] | None
+        self,
+        stream: Any,
+        fmt: str,
+        path: str,
+        accept_line: Callable[[bytes], bool] | None,
+        known_line: Callable[[bytes], bool] | None,
     ) -> Iterator[Any]:
         where = self.where
         if fmt == "jsonl":
-            return _read_jsonl(stream, self.encoding, accept_line, where)
+            return _read_jsonl(stream, self.encoding, accept_line, where, known_line)
         if fmt == "json":
             return _read_json_array(stream, self.encoding, path, where)
         if fmt == "csv":
@@ -220,8 +230,12 @@ class MemorySource:
         """In-memory records have only their position."""
         return None
 
-    def records(self, accept_line: Callable[[bytes], bool] | None = None) -> Iterator[Any]:
-        """Every record in order (``accept_line`` is for files of JSON lines; unused here)."""
+    def records(
+        self,
+        accept_line: Callable[[bytes], bool] | None = None,
+        known_line: Callable[[bytes], bool] | None = None,
+    ) -> Iterator[Any]:
+        """Every record in order (both callables are for files of JSON lines; unused here)."""
         return iter(self)
 
     def __iter__(self) -> Iterator[Any]:

@@ -1,8 +1,9 @@
 """Sync state that outlives a run: what Drip accepted per key, and the durable resume cursor.
 
-``digest`` turns records into 64-bit key and content digests, ``store`` keeps them per
-account, resource and state key under a ``state_path`` (any ``ObjectStoragePath``), and
-``cursor_store`` keeps the sync cursor beside them where Airflow has no task state store.
+``digest`` turns payloads (the bytes sent) into 64-bit key and content digests, ``store``
+keeps them per account, resource and state key under a ``state_path`` (any
+``ObjectStoragePath``), and ``cursor_store`` keeps the sync cursor beside them where Airflow
+has no task state store.
 
 Only ``digest`` is imported eagerly: the store needs ``airflow.sdk`` (about 100 MB and seconds
 to import), which a process that only computes digests should not pay for.
@@ -16,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_drip.state.digest import (
     KeySpec,
     MissingKeyError,
-    RecordDigester,
+    PayloadDigester,
     RecordDigests,
     key_spec_for,
+    payload_of,
     record_digests,
 )
 
@@ -66,7 +68,7 @@ __all__ = [
     "KeySpec",
     "MissingKeyError",
     "ObjectStorageCheckpoint",
-    "RecordDigester",
+    "PayloadDigester",
     "RecordDigests",
     "StateInfo",
     "SyncState",
@@ -77,5 +79,6 @@ __all__ = [
     "Verdict",
     "default_state_path",
     "key_spec_for",
+    "payload_of",
     "record_digests",
 ]

@@ -75,6 +75,7 @@ def _show(args: argparse.Namespace) -> int:
         ),
         "size_bytes": info.size_bytes,
         "bytes_per_key": round(info.bytes_per_key, 2) if info.bytes_per_key else None,
+        "key_fields": info.key_spec,
         "cursor_saved": storage.exists(cursor.folder / CURSOR_NAME),
     }
     if args.json:

@@ -1,62 +1,38 @@
 """Key and content digests of a record, the only thing the sync state remembers about it.
 
-A record is reduced to two 64-bit numbers: which Drip object it updates (the key digest) and
-what it says about it (the content digest). Both hash a canonical serialisation (sorted keys,
-compact separators, UTF-8), so the same record gives the same digests in every process and on
-every worker. 64 bits keep the state at 16 bytes per key; the chance that two of a million keys
-collide is about 3e-8 (n^2 / 2^65), and a collision only makes a record look unchanged once.
+A record is reduced to two 64-bit numbers taken from its payload, the exact bytes sent to Drip:
+which Drip object it updates (the key digest, over the key fields' names and values) and what
+was sent (the content digest, over the whole payload). Taking both from the payload means what
+is classified and what is remembered are the same bytes by construction, in every process and
+on every worker. The price: an input whose serialisation changes without its values changing
+(reordered JSON keys in the source, say) looks changed once.
+
+64 bits keep the state at 16 bytes per key. Two of a million keys collide with odds of about
+3e-8 (n^2 / 2^65); a key collision only costs resends. The content digest is looked up across
+all keys (``SyncState.holds``), so a changed record would be skipped only if its payload hashed
+to one of the stored digests: about n / 2^64 per record, 5e-14 for a million keys.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
+import keyword
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from hashlib import blake2b
+from hashlib import blake2b as _blake2b
 from typing import Any, NamedTuple
 
 import msgspec
 
 from airflow_provider_drip.resources import BatchResource, get_resource
 
-DIGEST_VERSION = 1
+DIGEST_VERSION = 2
 """Bumped when the serialisation or hashing below changes: a state written under another
-version would classify every record wrongly, so the store refuses to mix them."""
+version would classify every record wrongly, so the store refuses to mix them. 2: both digests
+from the payload bytes (1 hashed a canonical JSON of the record)."""
 
 _KEY_PERSON = b"drip-key"
 _RECORD_KEY_PERSON = b"drip-rec"
-_CONTENT_PERSON = b"drip-val"
-
-_sorted_encode = msgspec.json.Encoder(order="sorted", decimal_format="number").encode
-
-
-def canonical_json(value: Any) -> bytes:
-    """Sorted-key, compact UTF-8 JSON of ``value``; deterministic for a given value.
-
-    msgspec is the fast path. Values it cannot encode (lone surrogates from badly decoded
-    sources, non-string dict keys, types outside JSON) take the ``json`` path, which keeps
-    surrogates with ``surrogatepass`` and stringifies unknown types: a given record always
-    takes the same path, so its digest is stable.
-    """
-    try:
-        return _sorted_encode(value)
-    except (TypeError, UnicodeEncodeError, ValueError, msgspec.EncodeError):
-        return json.dumps(
-            _str_keys(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
-        ).encode("utf-8", "surrogatepass")
-
-
-def _str_keys(value: Any) -> Any:
-    """Dict keys as strings (as JSON makes them), so mixed key types can be sorted."""
-    if isinstance(value, Mapping):
-        return {str(k): _str_keys(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_str_keys(v) for v in value]
-    return value
-
-
-def _digest(data: bytes, person: bytes) -> int:
-    return int.from_bytes(blake2b(data, digest_size=8, person=person).digest(), "little")
+_from_bytes = int.from_bytes
 
 
 class MissingKeyError(ValueError):
@@ -71,7 +47,7 @@ class RecordDigests(NamedTuple):
     key: int
     """64-bit digest of the key fields (or of the whole record, for facts like events)."""
     content: int
-    """64-bit digest of the whole record as sent to Drip."""
+    """64-bit digest of the record's payload: the exact bytes sent to Drip."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +63,11 @@ class KeySpec:
     @property
     def whole_record(self) -> bool:
         return not self.alternatives
+
+    @property
+    def fingerprint(self) -> str:
+        """The spec as a state's header stores it: keys taken under another spec never match."""
+        return msgspec.json.encode(self.alternatives).decode()
 
     def describe(self) -> str:
         if self.whole_record:
@@ -126,37 +107,94 @@ def missing_key_reason(spec: KeySpec) -> str:
     )
 
 
-class RecordDigester:
-    """Computes ``RecordDigests`` for records of one key spec."""
+def content_digest(payload: bytes) -> int:
+    """64-bit digest of a payload. The state is searched by it across all keys (a hit means
+    Drip accepted these very bytes), so it is a real hash, not a checksum: the first 8 bytes
+    of BLAKE2b-512, whose call without parameters is the cheapest (~0.8 us a record against
+    ~1.0 us with ``digest_size`` and ``person``, ``bench/FINDINGS.md``). Key digests use 8-byte
+    BLAKE2b with a personalisation, a different parameter block, so the two never coincide."""
+    return _from_bytes(_blake2b(payload).digest()[:8], "little")
+
+
+class PayloadDigester:
+    """Key and content digests of a serialised record, decoding only its key fields.
+
+    ``key`` is compiled once per spec into a closure over locals: it runs for every record
+    sent (and every record of a full refresh), so each attribute lookup shows in
+    ``bench/changed.py``.
+    """
 
     def __init__(self, spec: KeySpec) -> None:
         self.spec = spec
-        self._alternatives = spec.alternatives
+        self.key: Callable[[bytes], int] = self._compile()
+        """The key digest of a payload; raises ``MissingKeyError`` without a usable key."""
 
-    def key_material(self, record: Mapping[str, Any]) -> tuple[tuple[str, ...], list[Any]]:
-        """The fields that identify ``record`` and their values. The names are part of the key,
-        so ``email`` and ``id`` alternatives with the same value never share a key. Raises
-        ``MissingKeyError``."""
-        get = record.get
-        for alt in self._alternatives:
-            values = [get(f) for f in alt]
-            for v in values:
-                if not key_value_present(v):
-                    break
+    def content(self, payload: bytes) -> int:
+        return content_digest(payload)
+
+    def digests(self, payload: bytes) -> RecordDigests:
+        return RecordDigests(self.key(payload), content_digest(payload))
+
+    def _compile(self) -> Callable[[bytes], int]:
+        spec = self.spec
+        hash_ = _blake2b
+        from_bytes = _from_bytes
+        if spec.whole_record:
+
+            def whole(payload: bytes) -> int:
+                digest = hash_(payload, digest_size=8, person=_RECORD_KEY_PERSON).digest()
+                return from_bytes(digest, "little")
+
+            return whole
+        alternatives = [(list(alt), alt) for alt in spec.alternatives]
+        fields = sorted({f for alt in spec.alternatives for f in alt})
+        use_struct = all(f.isidentifier() and not keyword.iskeyword(f) for f in fields)
+        if use_struct:
+            struct = msgspec.defstruct("ChangeKey", [(f, Any, None) for f in fields])
+            decode = msgspec.json.Decoder(struct).decode
+        else:  # names a Struct cannot carry: decode the whole record
+            decode = msgspec.json.Decoder().decode
+        encode = msgspec.json.encode
+        present = key_value_present
+        missing = missing_key_reason(spec)
+
+        def keyed(payload: bytes) -> int:
+            try:
+                decoded = decode(payload)
+            except (msgspec.DecodeError, msgspec.ValidationError) as err:
+                raise MissingKeyError(f"record is not an object ({err})") from None
+            if use_struct:
+                get = decoded.__getattribute__
+            elif type(decoded) is dict:
+                get = decoded.get
             else:
-                return alt, values
-        raise MissingKeyError(missing_key_reason(self.spec))
+                raise MissingKeyError(f"record is a {type(decoded).__name__}, not an object")
+            for names, alt in alternatives:
+                values = [get(f) for f in alt]
+                for value in values:
+                    if not (type(value) is str and value and not value.isspace()) and not present(
+                        value
+                    ):
+                        break
+                else:
+                    # The names are part of the key: an email and an id with the same value
+                    # never share a key.
+                    if len(values) == 1 and type(values[0]) is str:  # the common case: email
+                        data = names[0].encode() + b"\x00" + values[0].encode()
+                    else:
+                        data = encode([names, values])
+                    digest = hash_(data, digest_size=8, person=_KEY_PERSON).digest()
+                    return from_bytes(digest, "little")
+            raise MissingKeyError(missing)
 
-    def digests(self, record: Mapping[str, Any]) -> RecordDigests:
-        """Key and content digests of ``record`` (a dict as sent to Drip)."""
-        if not isinstance(record, Mapping):
-            raise MissingKeyError(f"record is a {type(record).__name__}, not an object")
-        content = canonical_json(record)
-        if self._alternatives:
-            key = _digest(canonical_json(self.key_material(record)), _KEY_PERSON)
-        else:
-            key = _digest(content, _RECORD_KEY_PERSON)
-        return RecordDigests(key, _digest(content, _CONTENT_PERSON))
+        return keyed
+
+
+def payload_of(record: Mapping[str, Any]) -> bytes:
+    """A dict as the pipeline serialises it (compact JSON, fields in their order)."""
+    if not isinstance(record, Mapping):
+        raise MissingKeyError(f"record is a {type(record).__name__}, not an object")
+    return msgspec.json.encode(record)
 
 
 def record_digests(
@@ -164,5 +202,5 @@ def record_digests(
     resource: BatchResource | str,
     key_fields: Sequence[str] | None = None,
 ) -> RecordDigests:
-    """One-off convenience; build a ``RecordDigester`` once for many records."""
-    return RecordDigester(key_spec_for(resource, key_fields)).digests(record)
+    """One-off convenience for a dict; build a ``PayloadDigester`` once for many records."""
+    return PayloadDigester(key_spec_for(resource, key_fields)).digests(payload_of(record))

@@ -1,19 +1,20 @@
-"""The on-disk form of a sync state: a small header, then two sorted columns of 64-bit digests.
+"""The on-disk form of a sync state: a small header, then two columns of 64-bit digests.
 
 Layout (little-endian)::
 
     fixed header   magic "DRIPSYNC", format version, digest version, flags, generation,
                    count, committed_at (epoch s), body CRC-32, writer id (16 bytes),
-                   lengths of the three names
-    names          account id, resource, state key (UTF-8)
+                   lengths of the four names
+    names          account id, resource, state key, key spec (UTF-8)
     header CRC-32  over everything above
-    keys           count x u64, sorted ascending, unique
-    contents       count x u64, contents[i] belongs to keys[i]
+    keys           count x u64, unique; keys[i] is the key of contents[i]
+    contents       count x u64, sorted ascending
 
 16 bytes per key plus a header of about 100 bytes. Columns (not interleaved pairs) let a reader
-load the keys straight into an ``array('Q')`` and binary-search it with ``bisect`` without a
-Python object per key. Both CRCs make a torn or foreign file an error, never a silently empty or
-wrong state.
+load them straight into ``array('Q')`` and binary-search the contents with ``bisect`` without a
+Python object per key (``columns.py`` says why the order is by content). The key spec (e.g.
+``[["email"],["id"]]``) is the one the keys were taken with: keys taken another way would never
+match. Both CRCs make a torn or foreign file an error, never a silently empty or wrong state.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
 MAGIC = b"DRIPSYNC"
-FORMAT_VERSION = 1
-_FIXED = struct.Struct("<8sHHIQQdI16sHHH")
+FORMAT_VERSION = 2
+"""2: columns ordered by content, and the key spec in the header."""
+_FIXED = struct.Struct("<8sHHIQQdI16sHHHH")
 _CRC = struct.Struct("<I")
 _WORD = 8
 _BIG_ENDIAN = sys.byteorder == "big"
@@ -50,6 +52,8 @@ class StateHeader:
     """Random per commit: lets a committer read back that the object on storage is its own."""
     digest_version: int
     body_crc: int = 0
+    key_spec: str = ""
+    """The key fields the keys were taken from (``KeySpec.fingerprint``)."""
 
     def encode(self) -> bytes:
         names = [s.encode("utf-8", "surrogatepass") for s in self._names()]
@@ -68,8 +72,8 @@ class StateHeader:
         head = fixed + b"".join(names)
         return head + _CRC.pack(zlib.crc32(head))
 
-    def _names(self) -> tuple[str, str, str]:
-        return self.account_id, self.resource, self.state_key
+    def _names(self) -> tuple[str, str, str, str]:
+        return self.account_id, self.resource, self.state_key, self.key_spec
 
     @property
     def body_size(self) -> int:
@@ -90,21 +94,24 @@ def _read_exact(f: _Readable, n: int, what: str) -> bytes:
 def read_header(f: _Readable) -> StateHeader:
     """Read and check the header; ``f`` is left at the start of the keys."""
     fixed = _read_exact(f, _FIXED.size, "header")
-    (magic, fmt, dver, _flags, gen, count, at, body_crc, writer, la, lr, lk) = _FIXED.unpack(fixed)
+    (magic, fmt, dver, _flags, gen, count, at, body_crc, writer, *lengths) = _FIXED.unpack(fixed)
     if magic != MAGIC:
         raise StateFormatError("not a Drip sync state (bad magic)")
     if fmt != FORMAT_VERSION:
-        raise StateFormatError(f"sync state format {fmt} is not supported (this code reads 1)")
-    names = _read_exact(f, la + lr + lk, "header names")
+        raise StateFormatError(
+            f"sync state format {fmt} is not supported (this code reads {FORMAT_VERSION})"
+        )
+    names = _read_exact(f, sum(lengths), "header names")
     (crc,) = _CRC.unpack(_read_exact(f, _CRC.size, "header checksum"))
     if zlib.crc32(fixed + names) != crc:
         raise StateFormatError("sync state header checksum mismatch")
-    account, resource, key = (
-        names[:la].decode("utf-8", "surrogatepass"),
-        names[la : la + lr].decode("utf-8", "surrogatepass"),
-        names[la + lr :].decode("utf-8", "surrogatepass"),
-    )
-    return StateHeader(account, resource, key, gen, count, at, writer, dver, body_crc)
+    texts = []
+    offset = 0
+    for length in lengths:
+        texts.append(names[offset : offset + length].decode("utf-8", "surrogatepass"))
+        offset += length
+    account, resource, key, key_spec = texts
+    return StateHeader(account, resource, key, gen, count, at, writer, dver, body_crc, key_spec)
 
 
 def _read_column(f: BinaryIO, count: int) -> array:
@@ -162,5 +169,6 @@ def encode_parts(header: StateHeader, keys: array, contents: array) -> list[byte
         header.writer_id,
         header.digest_version,
         _body_crc(keys, contents),
+        header.key_spec,
     )
     return [full.encode(), memoryview(_le(keys)).cast("B"), memoryview(_le(contents)).cast("B")]

@@ -2,14 +2,15 @@
 
 Usage in a changed-mode sync::
 
-    state = SyncStateStore.open(state_path, account_id, "subscribers", "dag.task")
-    verdict = state.classify(key, content)      # "new" | "changed" | "unchanged"
-    ...                                         # send new/changed records
+    state = SyncStateStore.open(state_path, account_id, "subscribers", "dag.task", key_spec=..)
+    if not state.holds(content):                # Drip has not accepted these bytes: send
+        ...
     state.mark_accepted(pairs_of_accepted_batch)
     state.commit()                              # after each accepted batch, or every few
 
-``classify`` answers from the state as last committed (by this object, or by the run before
-it); ``mark_accepted`` only queues, so a rejected or unsent record never enters the state. A
+``holds`` (per record, fast) and ``classify`` ("new" | "changed" | "unchanged", exact but with
+a scan of the keys) answer from the state as last committed (by this object, or by the run
+before it); ``mark_accepted`` only queues, so a rejected or unsent record never enters the state. A
 commit writes the whole state atomically and fails with ``SyncStateConflictError`` if anyone
 else committed since this object opened or last committed.
 
@@ -29,15 +30,14 @@ import os
 import time
 import uuid
 from array import array
-from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from airflow.sdk import ObjectStoragePath
 
 from airflow_provider_drip.state import columns, storage
-from airflow_provider_drip.state.digest import DIGEST_VERSION
+from airflow_provider_drip.state.digest import DIGEST_VERSION, KeySpec, key_spec_for
 from airflow_provider_drip.state.errors import SyncStateConflictError, SyncStateCorruptError
 from airflow_provider_drip.state.file_format import (
     StateFormatError,
@@ -76,6 +76,7 @@ class StateInfo:
     committed_at: float | None = None
     size_bytes: int = 0
     digest_version: int | None = None
+    key_spec: str | None = None
 
     @property
     def bytes_per_key(self) -> float | None:
@@ -85,7 +86,12 @@ class StateInfo:
 class ChangeState(Protocol):
     """What a changed-mode sync needs from its state: the seam for fakes in loop tests."""
 
-    def classify(self, key: int, content: int) -> Verdict: ...
+    path: object
+    pending: int
+    full_refresh: bool
+    holds: Callable[[int], bool]
+
+    def known_keys(self, keys: Iterable[int]) -> set[int]: ...
     def mark_accepted(self, pairs: Iterable[tuple[int, int]]) -> None: ...
     def commit(self) -> int: ...
 
@@ -100,6 +106,7 @@ class SyncState:
         resource: str,
         state_key: str,
         *,
+        key_spec: str,
         seen: _Seen | str | None,
         keys: array,
         contents: array,
@@ -109,11 +116,17 @@ class SyncState:
         self.account_id = account_id
         self.resource = resource
         self.state_key = state_key
+        self.key_spec = key_spec
         self.full_refresh = full_refresh
         self._seen = seen
         self._keys = keys
         self._contents = contents
-        self._index = columns.KeyIndex(keys)
+        self._index = columns.DigestIndex(contents)
+        self.holds: Callable[[int], bool] = self._index.contains
+        """``holds(content)``: True when Drip accepted a payload with this content digest and
+        it is still the last one accepted for its key. The payload holds its key fields, so the
+        same bytes mean the same key: the per-record question of a changed-mode pass, asked
+        without decoding the record. Follows every commit."""
         self._pending_keys = array("Q")
         self._pending_contents = array("Q")
         self._dirty = full_refresh  # a full refresh replaces the state even if nothing is sent
@@ -137,14 +150,25 @@ class SyncState:
         return self._seen.generation if isinstance(self._seen, _Seen) else 0
 
     def classify(self, key: int, content: int) -> Verdict:
-        """Compare a record's digests with what Drip last accepted for its key."""
-        index = self._index
-        p = key >> index.shift
-        hi = index.starts[p + 1]
-        i = bisect_left(self._keys, key, index.starts[p], hi)
-        if i < hi and self._keys[i] == key:
-            return "unchanged" if self._contents[i] == content else "changed"
-        return "new"
+        """Compare a record's digests with what Drip last accepted for its key.
+
+        Exact, but "changed" and "new" scan the key column (C speed, ~1 ms a million keys):
+        for tests and tools; a pass asks ``holds`` per record.
+        """
+        keys, contents = self._keys, self._contents
+        i = self._index.find(content)
+        if i >= 0:
+            n = len(contents)
+            while i < n and contents[i] == content:
+                if keys[i] == key:
+                    return "unchanged"
+                i += 1
+        return "changed" if key in keys else "new"
+
+    def known_keys(self, keys: Iterable[int]) -> set[int]:
+        """Which of ``keys`` the state holds (one C-level scan of the key column)."""
+        wanted = set(keys)
+        return wanted.intersection(self._keys) if wanted else wanted
 
     def mark_accepted(self, pairs: Iterable[tuple[int, int]]) -> None:
         """Queue ``(key, content)`` digests of records in a batch Drip accepted."""
@@ -163,13 +187,14 @@ class SyncState:
         """
         if not self._dirty:
             return self.generation
-        # sort_unique consumes the queue (memory: a first run queues every key). Its result is
-        # the same queue, sorted and deduplicated, so it stays queued if the write fails. Only
-        # a failure inside the sort (MemoryError) loses queued pairs: those records would be
-        # sent again next run, never wrongly skipped.
+        # The sorts consume the queue (memory: a first run queues every key). Their result is
+        # the same queue, one pair per key (the last accepted), so it stays queued if the write
+        # fails. Only a failure inside a sort (MemoryError) loses queued pairs: those records
+        # would be sent again next run, never wrongly skipped.
         upd_k, upd_c = columns.sort_unique(self._pending_keys, self._pending_contents)
+        upd_k, upd_c = columns.sort_by_content(upd_k, upd_c)
         self._pending_keys, self._pending_contents = upd_k, upd_c
-        new_k, new_c = columns.merge(self._keys, self._contents, upd_k, upd_c)
+        new_k, new_c = columns.replace(self._keys, self._contents, upd_k, upd_c)
         del upd_k, upd_c
         writer_id = uuid.uuid4().bytes
         now = time.time()
@@ -182,6 +207,7 @@ class SyncState:
             now,
             writer_id,
             DIGEST_VERSION,
+            key_spec=self.key_spec,
         )
         parts = encode_parts(header, new_k, new_c)
         with storage.commit_lock(self.path):
@@ -202,7 +228,8 @@ class SyncState:
                 raise self._conflict("another writer replaced it right after this commit")
         self._seen = _Seen(header.generation, writer_id)
         self._keys, self._contents = new_k, new_c
-        self._index = columns.KeyIndex(new_k)
+        self._index = columns.DigestIndex(new_c)
+        self.holds = self._index.contains
         self._pending_keys, self._pending_contents = array("Q"), array("Q")
         self._dirty = False
         self.committed_at = now
@@ -214,7 +241,8 @@ class SyncState:
             removed = storage.remove(self.path)
         self._seen = None
         self._keys, self._contents = array("Q"), array("Q")
-        self._index = columns.KeyIndex(self._keys)
+        self._index = columns.DigestIndex(self._contents)
+        self.holds = self._index.contains
         self._pending_keys, self._pending_contents = array("Q"), array("Q")
         self._dirty = False
         return removed
@@ -287,12 +315,18 @@ class SyncStateStore:
         resource: str,
         state_key: str,
         *,
+        key_spec: KeySpec | None = None,
         full_refresh: bool = False,
     ) -> SyncState:
         """Load the state (or start empty). ``full_refresh`` ignores the stored keys: every
         record classifies as new, and the first commit replaces the state with what this run
-        accepted (the old state's generation is still checked)."""
+        accepted (the old state's generation is still checked).
+
+        ``key_spec`` (default: the resource's change keys) must be the one the state was built
+        with: keys taken another way never match, so stale entries would linger.
+        """
         account_id = str(account_id)
+        spec = (key_spec or key_spec_for(resource)).fingerprint
         path = cls.path_for(state_path, account_id, resource, state_key)
         if full_refresh:
             seen, _ = _current(path)
@@ -301,6 +335,7 @@ class SyncStateStore:
                 account_id,
                 resource,
                 state_key,
+                key_spec=spec,
                 seen=seen,
                 keys=array("Q"),
                 contents=array("Q"),
@@ -315,6 +350,7 @@ class SyncStateStore:
                 account_id,
                 resource,
                 state_key,
+                key_spec=spec,
                 seen=None,
                 keys=array("Q"),
                 contents=array("Q"),
@@ -326,12 +362,13 @@ class SyncStateStore:
                 "rebuild it, or reset it",
                 str(path),
             ) from exc
-        _check_identity(path, header, account_id, resource, state_key)
+        _check_identity(path, header, account_id, resource, state_key, spec)
         state = SyncState(
             path,
             account_id,
             resource,
             state_key,
+            key_spec=spec,
             seen=_Seen(header.generation, header.writer_id),
             keys=keys,
             contents=contents,
@@ -363,6 +400,7 @@ class SyncStateStore:
             committed_at=header.committed_at,
             size_bytes=storage.size(path),
             digest_version=header.digest_version,
+            key_spec=header.key_spec,
         )
 
     @classmethod
@@ -376,7 +414,12 @@ class SyncStateStore:
 
 
 def _check_identity(
-    path: ObjectStoragePath, header: StateHeader, account_id: str, resource: str, state_key: str
+    path: ObjectStoragePath,
+    header: StateHeader,
+    account_id: str,
+    resource: str,
+    state_key: str,
+    key_spec: str,
 ) -> None:
     if header.digest_version != DIGEST_VERSION:
         raise SyncStateCorruptError(
@@ -389,5 +432,12 @@ def _check_identity(
         raise SyncStateCorruptError(
             f"Sync state {path} belongs to account/resource/state_key {found}, not "
             f"{(account_id, resource, state_key)}",
+            str(path),
+        )
+    if header.key_spec != key_spec:
+        raise SyncStateCorruptError(
+            f"Sync state {path} was built with key fields {header.key_spec}, this task uses "
+            f"{key_spec}; rerun with full_refresh=True to rebuild it for the new key fields, "
+            "or use another state_key",
             str(path),
         )

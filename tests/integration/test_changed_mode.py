@@ -145,3 +145,87 @@ def test_two_runs_on_one_state_at_once_fail_clearly_instead_of_losing_updates(dr
     two.mark_accepted([(2, 2)])
     with pytest.raises(SyncStateConflictError):
         two.commit()
+
+
+def _write_jsonl(path, records, *, crlf_at=()):
+    lines = [json.dumps(r, separators=(",", ":")) for r in records]
+    path.write_bytes(
+        b"".join(
+            line.encode() + (b"  \r\n" if i in crlf_at else b"\n") for i, line in enumerate(lines)
+        )
+    )
+    return path
+
+
+def test_a_jsonl_file_is_classified_by_its_line_bytes_across_runs(drip, tmp_path):
+    """JSON lines sent as they are: an unchanged line is recognised by its bytes (the raw-line
+    shortcut), a changed, new, or reshaped line is not, and positions stay exact."""
+    records = make_records("subscribers", 300)
+    source = tmp_path / "people.jsonl"
+    state = tmp_path / "state"
+    _write_jsonl(source, records)
+    first = upsert("subscribers", None, state, source=str(source), batch_size=100)
+    assert first.execute(make_context(run_id="r1"))["records_sent"] == 300
+
+    # trailing spaces and CRLF are not part of a line's payload: still unchanged
+    _write_jsonl(source, records, crlf_at={0, 150})
+    again = upsert("subscribers", None, state, source=str(source), batch_size=100)
+    summary = again.execute(make_context(run_id="r2"))
+    assert (summary["records_sent"], summary["records_unchanged"]) == (0, 300)
+
+    changed = [dict(r) for r in records]
+    for i in (0, 7, 299):
+        changed[i]["custom_fields"] = {"shirt_size": "XL"}
+    bad = {"email": "not-an-email"}  # a reject in the middle, named by its line
+    _write_jsonl(source, [*changed[:150], bad, *changed[150:]])
+    rejects = tmp_path / "rejects.jsonl"
+    third = upsert(
+        "subscribers",
+        None,
+        state,
+        source=str(source),
+        on_invalid="skip",
+        rejects_path=str(rejects),
+    ).execute(make_context(run_id="r3"))
+    assert (third["records_sent"], third["records_changed"]) == (3, 3)
+    assert (third["records_unchanged"], third["records_rejected"]) == (297, 1)
+    rejected = json.loads(rejects.read_text().splitlines()[0])
+    assert rejected["position"] == 150 and "line 151" in json.dumps(rejected)
+    sent = drip.control.records("subscribers")[-3:]
+    assert [r["email"] for r in sent] == [records[i]["email"] for i in (0, 7, 299)]
+
+
+def test_a_csv_file_in_changed_mode(drip, tmp_path):
+    source = tmp_path / "people.csv"
+    rows = [f"user{i}@example.com,Ann,{i}" for i in range(40)]
+    source.write_text("email,first_name,custom_fields.n\n" + "\n".join(rows) + "\n")
+    state = tmp_path / "state"
+    assert (
+        upsert("subscribers", None, state, source=str(source)).execute(make_context(run_id="r1"))[
+            "records_sent"
+        ]
+        == 40
+    )
+    rows[5] = "user5@example.com,Anne,5"
+    source.write_text("email,first_name,custom_fields.n\n" + "\n".join(rows) + "\n")
+    summary = upsert("subscribers", None, state, source=str(source)).execute(
+        make_context(run_id="r2")
+    )
+    assert (summary["records_sent"], summary["records_unchanged"]) == (1, 39)
+
+
+def test_other_key_fields_than_the_state_was_built_with_are_refused(drip, tmp_path):
+    """Keys taken another way never match, so their old entries would linger: refuse, and say
+    how to rebuild."""
+    from airflow_provider_drip.state import SyncStateCorruptError
+
+    records = make_records("subscribers", 5)
+    upsert("subscribers", records, tmp_path).execute(make_context(run_id="r1"))
+    with pytest.raises(SyncStateCorruptError, match=r"key fields .*full_refresh=True"):
+        upsert("subscribers", records, tmp_path, key_fields="email").execute(
+            make_context(run_id="r2")
+        )
+    rebuilt = upsert("subscribers", records, tmp_path, key_fields="email", full_refresh=True)
+    assert rebuilt.execute(make_context(run_id="r3"))["records_sent"] == 5
+    again = upsert("subscribers", records, tmp_path, key_fields="email")
+    assert again.execute(make_context(run_id="r4"))["records_unchanged"] == 5

@@ -1,4 +1,5 @@
-"""Sorted columns: sort/dedupe and merge agree with a dict model, across chunk boundaries."""
+"""Digest columns: sort/dedupe, content order and replace agree with a dict model, across chunk
+boundaries; the index finds what is there and nothing else."""
 
 from __future__ import annotations
 
@@ -32,8 +33,13 @@ def test_sort_unique_last_update_wins(monkeypatch, chunk, seed):
     assert list(contents) == [model[k] for k in keys]
 
 
+def _by_content(model: dict[int, int]) -> tuple[array, array]:
+    pairs = sorted(model.items(), key=lambda kc: kc[1])
+    return array("Q", (k for k, _ in pairs)), array("Q", (c for _, c in pairs))
+
+
 @pytest.mark.parametrize("seed", range(10))
-def test_merge_matches_dict_model(seed):
+def test_replace_matches_dict_model(seed):
     rnd = random.Random(seed)
     space = rnd.choice([50, 1000, 1 << 64])
     base = {rnd.randrange(space): rnd.getrandbits(64) for _ in range(rnd.randrange(0, 300))}
@@ -41,13 +47,24 @@ def test_merge_matches_dict_model(seed):
     uk, uc = columns.sort_unique(
         array("Q", (k for k, _ in updates)), array("Q", (c for _, c in updates))
     )
-    bk = array("Q", sorted(base))
-    bc = array("Q", (base[k] for k in bk))
-    mk, mc = columns.merge(bk, bc, uk, uc)
+    uk, uc = columns.sort_by_content(uk, uc)
+    assert list(uc) == sorted(uc)
+    bk, bc = _by_content(base)
+    mk, mc = columns.replace(bk, bc, uk, uc)
     model = _model_merge(base, updates)
-    assert list(mk) == sorted(model)
-    assert list(mc) == [model[k] for k in mk]
-    assert list(bk) == sorted(base)  # the base columns are not modified
+    assert list(mc) == sorted(mc)  # still ordered by content
+    assert dict(zip(mk, mc, strict=True)) == model and len(mk) == len(model)
+    assert [list(bk), list(bc)] == [list(c) for c in _by_content(base)]  # base not modified
+
+
+@pytest.mark.parametrize("chunk", [3, 1 << 16])
+def test_sort_by_content_keeps_pairs_together(monkeypatch, chunk):
+    monkeypatch.setattr(columns, "SORT_CHUNK", chunk)
+    rnd = random.Random(chunk)
+    pairs = {rnd.getrandbits(64): rnd.getrandbits(64) for _ in range(200)}
+    keys, contents = columns.sort_by_content(array("Q", pairs), array("Q", pairs.values()))
+    assert list(contents) == sorted(pairs.values())
+    assert all(pairs[k] == c for k, c in zip(keys, contents, strict=True))
 
 
 def test_find():
@@ -57,21 +74,23 @@ def test_find():
 
 
 @pytest.mark.parametrize("n", [0, 1, 31, 33, 1000, 70_000])
-def test_key_index_finds_every_key_and_nothing_else(n):
+def test_digest_index_finds_every_digest_and_nothing_else(n):
     rnd = random.Random(n)
-    keys = array("Q", sorted({rnd.getrandbits(64) for _ in range(n)} | {0, (1 << 64) - 1}))
-    index = columns.KeyIndex(keys)
-    for i in range(0, len(keys), max(1, len(keys) // 500)):
-        assert index.find(keys[i]) == i
-    assert index.find(0) == 0 and index.find((1 << 64) - 1) == len(keys) - 1
+    column = array("Q", sorted({rnd.getrandbits(64) for _ in range(n)} | {0, (1 << 64) - 1}))
+    index = columns.DigestIndex(column)
+    for i in range(0, len(column), max(1, len(column) // 500)):
+        assert index.find(column[i]) == i and index.contains(column[i])
+    assert index.find(0) == 0 and index.find((1 << 64) - 1) == len(column) - 1
     for _ in range(500):
         probe = rnd.getrandbits(64)
-        assert index.find(probe) == columns.find(keys, probe)
-    assert len(index.starts) - 1 <= max(1, len(keys) // 16)  # ~4 bytes per 32 keys
+        assert index.find(probe) == columns.find(column, probe)
+        assert index.contains(probe) == (columns.find(column, probe) >= 0)
+    assert len(index.starts) - 1 <= max(1, len(column) // 16)  # ~4 bytes per 32 digests
 
 
-def test_key_index_on_an_empty_column():
-    assert columns.KeyIndex(array("Q")).find(5) == -1
+def test_digest_index_on_an_empty_column():
+    index = columns.DigestIndex(array("Q"))
+    assert index.find(5) == -1 and not index.contains(5) and not index.contains(0)
 
 
 def test_sorting_a_large_queue_needs_about_one_extra_copy():

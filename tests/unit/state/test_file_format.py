@@ -27,6 +27,7 @@ def _header(**kw) -> StateHeader:
         committed_at=1_700_000_000.5,
         writer_id=b"w" * 16,
         digest_version=1,
+        key_spec='[["email"],["id"]]',
     )
     base.update(kw)
     return StateHeader(**base)
@@ -51,7 +52,15 @@ def test_round_trip():
     )
     assert header.generation == 3 and header.committed_at == 1_700_000_000.5
     assert header.writer_id == b"w" * 16
+    assert header.key_spec == '[["email"],["id"]]'
     assert read_header(io.BytesIO(data)).generation == 3
+
+
+def test_a_format_1_file_is_refused_by_version():
+    data, _, _ = _encode(3)
+    old = data[:8] + (1).to_bytes(2, "little") + data[10:]
+    with pytest.raises(StateFormatError, match="format 1 is not supported"):
+        read_state(io.BytesIO(old))
 
 
 def test_empty_state_round_trips():

@@ -14,16 +14,18 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_drip.state import (
-    RecordDigester,
     SyncStateConflictError,
     SyncStateCorruptError,
     SyncStateStore,
-    key_spec_for,
+    record_digests,
 )
 from airflow_provider_drip.state.digest import DIGEST_VERSION
 
 ACCT, RES, KEY = "1234567", "subscribers", "nightly.sync"
-DIGEST = RecordDigester(key_spec_for(RES))
+
+
+def digests(record: dict) -> tuple[int, int]:
+    return record_digests(record, RES)
 
 
 def _open(base, **kw):
@@ -32,7 +34,7 @@ def _open(base, **kw):
 
 def _pairs(n: int, start: int = 0, version: int = 0) -> list[tuple[int, int]]:
     return [
-        tuple(DIGEST.digests({"email": f"u{i}@example.com", "v": version}))
+        tuple(digests({"email": f"u{i}@example.com", "v": version}))
         for i in range(start, start + n)
     ]
 
@@ -40,19 +42,19 @@ def _pairs(n: int, start: int = 0, version: int = 0) -> list[tuple[int, int]]:
 def test_classify_new_changed_unchanged_and_reload(tmp_path):
     state = _open(tmp_path)
     assert state.generation == 0 and state.count == 0
-    a, b = DIGEST.digests({"email": "a@x.com", "n": 1}), DIGEST.digests({"email": "b@x.com"})
+    a, b = digests({"email": "a@x.com", "n": 1}), digests({"email": "b@x.com"})
     assert state.classify(*a) == "new"
     state.mark_accepted([a, b])
     assert state.classify(*a) == "new"  # queued, not committed: classification is unchanged
     assert state.commit() == 1
     assert state.classify(*a) == "unchanged"
-    a2 = DIGEST.digests({"email": "a@x.com", "n": 2})
+    a2 = digests({"email": "a@x.com", "n": 2})
     assert state.classify(*a2) == "changed"
 
     again = _open(tmp_path)
     assert (again.generation, again.count) == (1, 2)
     assert [again.classify(*x) for x in (a, a2, b)] == ["unchanged", "changed", "unchanged"]
-    assert again.classify(*DIGEST.digests({"email": "c@x.com"})) == "new"
+    assert again.classify(*digests({"email": "c@x.com"})) == "new"
 
 
 def test_only_marked_records_enter_the_state(tmp_path):
@@ -337,3 +339,48 @@ def test_sync_state_satisfies_the_change_state_seam(tmp_path):
     state: ChangeState = _open(tmp_path)  # checked by type checkers; the calls below at runtime
     state.mark_accepted([(1, 2)])
     assert state.commit() == 1 and state.classify(1, 2) == "unchanged"
+
+
+def test_holds_and_known_keys_follow_commits(tmp_path):
+    state = _open(tmp_path)
+    a, b = digests({"email": "a@x.com"}), digests({"email": "b@x.com"})
+    assert not state.holds(a.content) and state.known_keys([a.key]) == set()
+    state.mark_accepted([a])
+    assert not state.holds(a.content)  # queued only
+    state.commit()
+    assert state.holds(a.content) and not state.holds(b.content)
+    assert state.known_keys([a.key, b.key]) == {a.key}
+    a2 = digests({"email": "a@x.com", "first_name": "A"})
+    state.mark_accepted([a2])
+    state.commit()
+    assert state.holds(a2.content) and not state.holds(a.content)  # replaced, not added
+    assert state.count == 1 and _open(tmp_path).holds(a2.content)
+
+
+def test_a_content_shared_by_two_keys_is_unchanged_only_for_its_own_key(tmp_path):
+    state = _open(tmp_path)
+    state.mark_accepted([(1, 7), (2, 7), (3, 8)])
+    state.commit()
+    assert [state.classify(k, 7) for k in (1, 2, 3, 4)] == [
+        "unchanged",
+        "unchanged",
+        "changed",
+        "new",
+    ]
+
+
+def test_the_state_refuses_other_key_fields(tmp_path):
+    from airflow_provider_drip.state import key_spec_for
+
+    state = _open(tmp_path)
+    state.mark_accepted(_pairs(3))
+    state.commit()
+    other = key_spec_for(RES, key_fields="user_id")
+    with pytest.raises(SyncStateCorruptError, match=r"user_id.*full_refresh=True"):
+        _open(tmp_path, key_spec=other)
+    rebuilt = _open(tmp_path, key_spec=other, full_refresh=True)
+    rebuilt.mark_accepted([(1, 1)])
+    rebuilt.commit()
+    assert _open(tmp_path, key_spec=other).count == 1
+    info = SyncStateStore.info(tmp_path, ACCT, RES, KEY)
+    assert info.key_spec == other.fingerprint == '[["user_id"]]'
