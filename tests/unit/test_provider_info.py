@@ -131,6 +131,26 @@ def test_declared_airflow_floor_is_the_one_ci_tests() -> None:
     assert re.search(rf"^AIRFLOW_FLOOR := {re.escape(floor)}$", makefile, re.MULTILINE)
 
 
+def test_every_airflow_minor_from_the_floor_to_the_newest_is_tested() -> None:
+    """``.venv`` (constraints.txt) holds the newest minor; ``make test-compat`` every older one
+    down to the floor, each pinned by its own constraints file."""
+    root = Path(__file__).resolve().parents[2]
+    makefile = (root / "Makefile").read_text()
+    newest = re.search(
+        r"^apache-airflow==(\d+)\.(\d+)\.", (root / "constraints.txt").read_text(), re.MULTILINE
+    )
+    floor = re.search(r"^AIRFLOW_FLOOR := (\d+)\.(\d+)\.\d+$", makefile, re.MULTILINE)
+    assert newest and floor
+    major = int(floor[1])
+    assert int(newest[1]) == major  # a new major is a decision, not a test parameter
+    expected = [f"{major}.{m}" for m in range(int(floor[2]), int(newest[2]))]
+    (listed,) = re.findall(r"^COMPAT_MINORS := (.+)$", makefile, re.MULTILINE)
+    assert listed.split() == expected
+    for minor in expected:
+        pins = (root / f"constraints-airflow-{minor}.txt").read_text()
+        assert re.search(rf"^apache-airflow=={re.escape(minor)}\.\d+$", pins, re.MULTILINE)
+
+
 def test_connection_form_fields_follow_airflows_provider_yaml_schema(provider_info):
     """``provider_info.schema.json`` lets ``conn-fields`` through unchecked; the schema that
     defines it is ``provider.yaml.schema.json`` (Airflow 3.2+), so the entry is held to that."""
