@@ -229,3 +229,20 @@ def test_other_key_fields_than_the_state_was_built_with_are_refused(drip, tmp_pa
     assert rebuilt.execute(make_context(run_id="r3"))["records_sent"] == 5
     again = upsert("subscribers", records, tmp_path, key_fields="email")
     assert again.execute(make_context(run_id="r4"))["records_unchanged"] == 5
+
+
+def test_two_records_for_one_key_alternate_unless_deduplicated(drip, tmp_path):
+    """What docs/changed.md says about one record per key, shown both ways."""
+    first = {"email": "twice@example.com", "first_name": "A"}
+    last = {"email": "twice@example.com", "first_name": "B"}
+    plain = [upsert("subscribers", [first, last], tmp_path / "plain") for _ in range(2)]
+    assert plain[0].execute(make_context(run_id="r1"))["records_sent"] == 2
+    assert plain[1].execute(make_context(run_id="r2"))["records_sent"] == 1  # "A" again
+
+    deduped = [
+        upsert("subscribers", [first, last], tmp_path / "deduped", dedupe=True) for _ in range(2)
+    ]
+    assert deduped[0].execute(make_context(run_id="r1"))["records_sent"] == 1
+    again = deduped[1].execute(make_context(run_id="r2"))
+    assert (again["records_sent"], again["records_unchanged"]) == (0, 1)
+    assert drip.control.records("subscribers")[-1]["first_name"] == "B"
