@@ -48,15 +48,19 @@ def accept_all(tracker: ChangeTracker, pipeline: RecordPipeline) -> None:
     tracker.commit()
 
 
-def test_unchanged_json_lines_are_known_by_their_bytes_before_any_check(tmp_path: Path) -> None:
+def first_run(tmp_path: Path, records: list[dict[str, Any]]) -> Path:
+    """``people.jsonl`` of ``records``, all of them accepted by Drip into ``tmp_path/state``."""
     source = tmp_path / "people.jsonl"
-    records = subs(10)
     source.write_bytes(b"".join(line(r) + b"\n" for r in records))
-    first = CountingTracker(tmp_path / "state")
-    accept_all(first, RecordPipeline("subscribers", source=str(source), change_filter=first))
+    tracker = CountingTracker(tmp_path / "state")
+    accept_all(tracker, RecordPipeline("subscribers", source=str(source), change_filter=tracker))
+    return source
 
-    # Same lines; one changed, one CRLF-terminated, one that no longer passes the checks (Drip
-    # accepted exactly these bytes: not sent, not rejected), one new.
+
+def test_unchanged_json_lines_are_known_by_their_bytes_before_any_check(tmp_path: Path) -> None:
+    records = subs(10)
+    source = first_run(tmp_path, records)
+    # The same lines, but one changed, one ending in a space and CRLF, and one new.
     lines = [line(r) + b"\n" for r in records]
     lines[3] = line({**records[3], "first_name": "Anne"}) + b"\n"
     lines[4] = line(records[4]) + b" \r\n"
@@ -73,10 +77,7 @@ def test_unchanged_json_lines_are_known_by_their_bytes_before_any_check(tmp_path
 
 def test_a_known_line_is_not_validated_again(tmp_path: Path) -> None:
     """Drip accepted these bytes once; a stricter check now would only reject what it has."""
-    source = tmp_path / "people.jsonl"
-    source.write_bytes(line({"email": "a@example.com"}) + b"\n")
-    tracker = CountingTracker(tmp_path / "state")
-    accept_all(tracker, RecordPipeline("subscribers", source=str(source), change_filter=tracker))
+    source = first_run(tmp_path, [{"email": "a@example.com"}])
     again = CountingTracker(tmp_path / "state")
     pipeline = RecordPipeline("subscribers", source=str(source), change_filter=again)
     pipeline._accept_line = lambda raw: False  # as if the line check now refused the line
@@ -84,11 +85,8 @@ def test_a_known_line_is_not_validated_again(tmp_path: Path) -> None:
 
 
 def test_fail_mode_names_the_first_bad_line_after_known_ones(tmp_path: Path) -> None:
-    source = tmp_path / "people.jsonl"
     records = subs(5)
-    source.write_bytes(b"".join(line(r) + b"\n" for r in records))
-    tracker = CountingTracker(tmp_path / "state")
-    accept_all(tracker, RecordPipeline("subscribers", source=str(source), change_filter=tracker))
+    source = first_run(tmp_path, records)
     source.write_bytes(
         b"".join(line(r) + b"\n" for r in records[:3]) + b'{"email":"nope"}\n' + line(records[3])
     )
@@ -98,14 +96,12 @@ def test_fail_mode_names_the_first_bad_line_after_known_ones(tmp_path: Path) -> 
     assert err.value.position == 3 and "line 4" in str(err.value)
 
 
-def test_a_full_refresh_asks_nothing_of_the_state(tmp_path: Path) -> None:
-    source = tmp_path / "people.jsonl"
-    source.write_bytes(b"".join(line(r) + b"\n" for r in subs(4)))
-    tracker = CountingTracker(tmp_path / "state")
-    accept_all(tracker, RecordPipeline("subscribers", source=str(source), change_filter=tracker))
+def test_a_full_refresh_sends_every_line(tmp_path: Path) -> None:
+    source = first_run(tmp_path, subs(4))
     refresh = CountingTracker(tmp_path / "state", send_all=True)
     pipeline = RecordPipeline("subscribers", source=str(source), change_filter=refresh)
     assert sum(len(c) for c in pipeline.chunks()) == 4
+    assert pipeline.stats.records_unchanged == 0
 
 
 def test_records_that_are_reshaped_take_the_verdict_path(tmp_path: Path) -> None:
