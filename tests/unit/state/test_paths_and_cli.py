@@ -53,6 +53,7 @@ def test_show(tmp_path, capsys):
     assert out["cursor_saved"] is True
     assert 16 <= out["bytes_per_key"] <= 24
     assert out["last_commit"].endswith("+00:00")
+    assert out["key_fields"] == '[["email"],["id"]]'
     assert main(["show", str(tmp_path), *ARGS]) == 0
     assert "keys: 1000" in capsys.readouterr().out
 
