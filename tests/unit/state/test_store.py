@@ -384,3 +384,18 @@ def test_the_state_refuses_other_key_fields(tmp_path):
     assert _open(tmp_path, key_spec=other).count == 1
     info = SyncStateStore.info(tmp_path, ACCT, RES, KEY)
     assert info.key_spec == other.fingerprint == '[["user_id"]]'
+
+
+def test_a_state_of_an_earlier_format_is_refused_then_rebuilt_by_a_full_refresh(tmp_path):
+    state = _open(tmp_path)
+    state.mark_accepted(_pairs(3))
+    state.commit()
+    data = bytearray(state.path.read_bytes())
+    data[8:10] = (1).to_bytes(2, "little")  # format 1: the columns were ordered by key
+    state.path.write_bytes(bytes(data))
+    with pytest.raises(SyncStateCorruptError, match=r"format 1 .*full_refresh=True"):
+        _open(tmp_path)
+    rebuilt = _open(tmp_path, full_refresh=True)
+    rebuilt.mark_accepted(_pairs(1))
+    assert rebuilt.commit() == 1
+    assert _open(tmp_path).count == 1
