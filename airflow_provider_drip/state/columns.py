@@ -70,14 +70,6 @@ class DigestIndex:
         return -1
 
 
-def find(column: array, digest: int) -> int:
-    """Index of ``digest`` in the sorted ``column``, or -1."""
-    i = bisect_left(column, digest)
-    if i < len(column) and column[i] == digest:
-        return i
-    return -1
-
-
 def _take_sorted_chunk(by: array, other: array, start: int) -> tuple[array, array]:
     """Sort ``[start:]`` of the columns by ``by`` into a new pair, then cut it off the input."""
     # sorted() is stable: equal digests keep their arrival order.

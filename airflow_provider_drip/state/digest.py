@@ -129,9 +129,6 @@ class PayloadDigester:
         self.key: Callable[[bytes], int] = self._compile()
         """The key digest of a payload; raises ``MissingKeyError`` without a usable key."""
 
-    def content(self, payload: bytes) -> int:
-        return content_digest(payload)
-
     def digests(self, payload: bytes) -> RecordDigests:
         return RecordDigests(self.key(payload), content_digest(payload))
 
