@@ -51,7 +51,7 @@ class SyncCursor:
     records_new: int = 0
     """Changed mode: accepted records whose key the sync state did not know."""
     records_changed: int = 0
-    """Changed mode: accepted records whose content differed from the state's."""
+    """Changed mode: accepted records whose key the sync state knew (with other content)."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
