@@ -4,14 +4,17 @@
 ``retries=1``; the test makes the emulator slow and SIGKILLs the task while a batch is on the
 wire. The retry must surface that batch as an unknown outcome, never resend it.
 
-``e2e_changed_subscribers`` / ``e2e_changed_events``: ``sync_mode="changed"`` against a state
-path under ``$E2E_STATE_DIR``; ``dag_run.conf`` says how many records and which ones changed, so
-the test can run the same DAG several times with the data it wants.
+``e2e_changed_subscribers`` (from a JSON Lines export) / ``e2e_changed_events`` (from XCom):
+``sync_mode="changed"`` against a state path under ``$E2E_STATE_DIR``; ``dag_run.conf`` says
+how many records and which ones changed, so the test can run the same DAG several times with
+the data it wants.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -56,21 +59,30 @@ def e2e_crash_in_flight() -> None:
 @dag(dag_id="e2e_changed_subscribers", schedule=None, start_date=START, catchup=False)
 def e2e_changed_subscribers() -> None:
     @task
-    def make_subscribers() -> list[dict[str, Any]]:
+    def export_subscribers() -> str:
+        """A JSON Lines export per run, as a CRM job would leave it: unchanged lines are
+        recognised by their bytes (the raw-line shortcut) under the real scheduler."""
         conf = _conf()
         changed = set(conf.get("changed", []))
-        return [
-            {
-                "email": f"member{i}@example.com",
-                "custom_fields": {"tier": "gold" if i in changed else "silver"},
-            }
+        run_id = re.sub(r"\W", "_", get_current_context()["dag_run"].run_id)
+        path = Path(STATE_PATH).parent / "exports" / f"{run_id}.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lines = (
+            json.dumps(
+                {
+                    "email": f"member{i}@example.com",
+                    "custom_fields": {"tier": "gold" if i in changed else "silver"},
+                }
+            )
             for i in range(int(conf.get("count", 50)))
-        ]
+        )
+        path.write_text("".join(f"{line}\n" for line in lines))
+        return str(path)
 
     DripBatchUpsertOperator(
         task_id="sync_subscribers",
         resource="subscribers",
-        records=make_subscribers(),
+        source=export_subscribers(),
         batch_size=BATCH_SIZE,
         sync_mode="changed",
         state_path=STATE_PATH,
