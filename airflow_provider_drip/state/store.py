@@ -10,9 +10,9 @@ Usage in a changed-mode sync::
 
 ``holds`` (per record, fast) and ``classify`` ("new" | "changed" | "unchanged", exact but with
 a scan of the keys) answer from the state as last committed (by this object, or by the run
-before it); ``mark_accepted`` only queues, so a rejected or unsent record never enters the state. A
-commit writes the whole state atomically and fails with ``SyncStateConflictError`` if anyone
-else committed since this object opened or last committed.
+before it); ``mark_accepted`` only queues, so a rejected or unsent record never enters the
+state. A commit writes the whole state atomically and fails with ``SyncStateConflictError`` if
+anyone else committed since this object opened or last committed.
 
 Concurrency, honestly: on a local or NFS folder commits take an exclusive ``flock`` around
 "compare generation, replace file", so the check is exact. On S3 the PUT is conditional on the
@@ -328,8 +328,10 @@ class SyncStateStore:
         account_id = str(account_id)
         spec = (key_spec or key_spec_for(resource)).fingerprint
         path = cls.path_for(state_path, account_id, resource, state_key)
-        if full_refresh:
-            seen, _ = _current(path)
+
+        def state(
+            seen: _Seen | str | None, keys: array, contents: array, *, refresh: bool = False
+        ) -> SyncState:
             return SyncState(
                 path,
                 account_id,
@@ -337,25 +339,18 @@ class SyncStateStore:
                 state_key,
                 key_spec=spec,
                 seen=seen,
-                keys=array("Q"),
-                contents=array("Q"),
-                full_refresh=True,
+                keys=keys,
+                contents=contents,
+                full_refresh=refresh,
             )
+
+        if full_refresh:
+            return state(_current(path)[0], array("Q"), array("Q"), refresh=True)
         try:
             with storage.open_read(path) as f:
                 header, keys, contents = read_state(f)
         except FileNotFoundError:
-            return SyncState(
-                path,
-                account_id,
-                resource,
-                state_key,
-                key_spec=spec,
-                seen=None,
-                keys=array("Q"),
-                contents=array("Q"),
-                full_refresh=False,
-            )
+            return state(None, array("Q"), array("Q"))
         except StateFormatError as exc:
             raise SyncStateCorruptError(
                 f"Sync state {path} cannot be read ({exc}); rerun with full_refresh=True to "
@@ -363,19 +358,9 @@ class SyncStateStore:
                 str(path),
             ) from exc
         _check_identity(path, header, account_id, resource, state_key, spec)
-        state = SyncState(
-            path,
-            account_id,
-            resource,
-            state_key,
-            key_spec=spec,
-            seen=_Seen(header.generation, header.writer_id),
-            keys=keys,
-            contents=contents,
-            full_refresh=False,
-        )
-        state.committed_at = header.committed_at
-        return state
+        loaded = state(_Seen(header.generation, header.writer_id), keys, contents)
+        loaded.committed_at = header.committed_at
+        return loaded
 
     @classmethod
     def info(
