@@ -120,6 +120,16 @@ class RecordPreparer:
         validate_row: Callable[[dict[str, Any]], list[Violation] | None] = validate
         unseen = self.unseen_columns = set(self.mapping.field_map or ())
 
+        def normalised_or_errors(
+            rec: dict[str, Any], errors: list[Violation]
+        ) -> dict[str, Any] | list[Violation]:
+            """A record that failed validation in its documented alternative form (one tag as
+            a string, 5.0 for 5), validated again; or the violations. Off the hot path."""
+            fixed = normalise(rec)
+            if fixed is None:
+                return errors
+            return validate(fixed) or fixed
+
         def prepare(raw: Any) -> tuple[Any, bytes] | list[Violation] | object:
             """One source record -> (record, payload), violations, or FILTERED."""
             nonlocal plan_header, build_row, validate_row
@@ -138,13 +148,9 @@ class RecordPreparer:
                     # Cells, coerced numbers (finite), booleans, lists and dicts: always JSON.
                     errors = validate_row(rec)
                     if errors:
-                        fixed = normalise(rec)
-                        if fixed is None:
-                            return errors
-                        rec = fixed
-                        errors = validate(rec)
-                        if errors:
-                            return errors
+                        rec = normalised_or_errors(rec, errors)
+                        if type(rec) is list:
+                            return rec
                     payload = encode(rec)
                     if len(payload) > room:
                         return [too_big(len(payload), max_batch_bytes)]
@@ -173,14 +179,10 @@ class RecordPreparer:
                         return [not_an_object(rec, "transform returned")]
                     rec = dict(rec)
             errors = validate(rec)
-            if errors:  # a documented alternative form (one tag as a string, 5.0 for 5)?
-                fixed = normalise(rec)
-                if fixed is None:
-                    return errors
-                rec = fixed
-                errors = validate(rec)
-                if errors:
-                    return errors
+            if errors:
+                rec = normalised_or_errors(rec, errors)
+                if type(rec) is list:
+                    return rec
             try:
                 payload = encode(rec)
             except (TypeError, ValueError, OverflowError, RecursionError) as exc:
