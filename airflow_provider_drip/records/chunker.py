@@ -90,26 +90,24 @@ class PipelineStats:
 
     def counts(self) -> tuple[int, ...]:
         """The input-side counters (what a spooled chunk remembers)."""
-        return (
-            self.records_read,
-            self.records_valid,
-            self.records_rejected,
-            self.records_filtered,
-            self.records_deduplicated,
-            self.records_unchanged,
-        )
+        return tuple(getattr(self, name) for name in INPUT_COUNTERS)
 
     def set_counts(self, counts: tuple[int, ...], by_rule: dict[str, int]) -> None:
-        (
-            self.records_read,
-            self.records_valid,
-            self.records_rejected,
-            self.records_filtered,
-            self.records_deduplicated,
-            self.records_unchanged,
-        ) = counts
+        for name, value in zip(INPUT_COUNTERS, counts, strict=True):
+            setattr(self, name, value)
         self.rejected_by_rule.clear()
         self.rejected_by_rule.update(by_rule)
+
+
+INPUT_COUNTERS = (
+    "records_read",
+    "records_valid",
+    "records_rejected",
+    "records_filtered",
+    "records_deduplicated",
+    "records_unchanged",
+)
+"""``PipelineStats`` fields about the input, in the order a spool stores them."""
 
 
 def chunk_pass(
