@@ -322,8 +322,8 @@ class RecordPipeline:
         last_pos = self._build_dedupe_index() if self.mapping.dedupe else None
         location = self._source.location
         rejects = RejectSink(self.rejects, stats.rejected_by_rule, samples, location, original)
-        changes = self.change_filter
-        known_line = changes.known if changes is not None and self._accept_line else None
+        # the reader asks ``known`` only of lines it may send as they are (see _read_jsonl)
+        known_line = self.change_filter.known if self.change_filter is not None else None
         yield from chunk_pass(
             self._source.records(self._accept_line, known_line),
             self._preparer.make(),
